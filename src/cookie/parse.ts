@@ -1,0 +1,38 @@
+/**
+ * Reading one cookie from a `Cookie` header. Never throws, whatever the header holds.
+ *
+ * @module
+ */
+
+/** What a `Cookie` header says about one cookie name. */
+export type CookieLookup =
+  | { readonly status: 'absent' }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'present'; readonly value: string };
+
+const ABSENT: CookieLookup = { status: 'absent' };
+const DUPLICATE: CookieLookup = { status: 'duplicate' };
+
+/**
+ * Finds `name` in a `Cookie` header. A header that carries the name twice (a sign of a cookie
+ * planted from a sibling domain or path) is reported as `duplicate`, and treated as no session.
+ */
+export function readCookie(header: unknown, name: string): CookieLookup {
+  if (typeof header !== 'string' || header.length === 0) return ABSENT;
+  let found: string | undefined;
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const equals = header.indexOf('=', start);
+    if (equals !== -1 && equals < end && header.slice(start, equals).trim() === name) {
+      if (found !== undefined) return DUPLICATE;
+      let value = header.slice(equals + 1, end).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
+        value = value.slice(1, -1);
+      found = value;
+    }
+    start = end + 1;
+  }
+  return found === undefined ? ABSENT : { status: 'present', value: found };
+}

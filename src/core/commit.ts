@@ -1,0 +1,188 @@
+/**
+ * Committing a session: deciding whether anything must be written, merging this request's
+ * changes onto the latest stored record, and writing with compare-and-set where the store can.
+ *
+ * @module
+ */
+import { serializeCookie } from '../cookie/options.ts';
+import { emitFor, guard, type ManagerContext } from './context.ts';
+import { DataError, StoreError } from './errors.ts';
+import { assertJSON } from './json.ts';
+import {
+  encodePayload,
+  expiresAt,
+  type OpenedRecord,
+  openRecord,
+  type RecordMeta,
+  sealRecord,
+} from './record.ts';
+import type { SessionState } from './session.ts';
+import { deriveSessionKey, generateToken, type Token } from './token.ts';
+
+/** The keys this request changed, including changes made inside values it read. */
+function changedKeys(state: SessionState): Set<string> {
+  const keys = new Set(state.changed);
+  for (const [key, snapshot] of state.snapshots) {
+    if (keys.has(key)) continue;
+    const value = state.data[key];
+    assertJSON(value, key);
+    if (JSON.stringify(value) !== snapshot) keys.add(key);
+  }
+  return keys;
+}
+
+function hasFlashChanges(state: SessionState): boolean {
+  return state.flashRead.size > 0 || Object.keys(state.flashOut).length > 0;
+}
+
+/** This request's changes applied on top of a record (the loaded one, or a newer one). */
+function mergeOnto(
+  context: ManagerContext,
+  state: SessionState,
+  base: OpenedRecord | undefined,
+  keys: Set<string>,
+  now: number,
+): { meta: RecordMeta; data: Record<string, unknown> } {
+  let data = state.data;
+  if (base !== undefined && base !== state.opened) {
+    data = { ...base.data };
+    for (const key of keys) {
+      if (Object.hasOwn(state.data, key)) data[key] = state.data[key];
+      else delete data[key];
+    }
+  }
+  const flashes: Record<string, unknown> = { ...base?.meta.f };
+  for (const key of state.flashRead) delete flashes[key];
+  Object.assign(flashes, state.flashOut);
+  const meta: RecordMeta = {
+    c: base?.meta.c ?? now,
+    t: now,
+    i: state.duration ?? base?.meta.i ?? context.options.idleTimeout,
+    x: base?.meta.x ?? now + context.options.absoluteTimeoutMs,
+  };
+  const ip = base?.meta.ip ?? (context.options.binding ? state.ip : undefined);
+  if (ip !== undefined) meta.ip = ip;
+  if (base?.meta.u !== undefined) meta.u = base.meta.u;
+  if (Object.keys(flashes).length > 0) meta.f = flashes;
+  return { meta, data };
+}
+
+async function write(
+  context: ManagerContext,
+  key: string,
+  expected: Uint8Array | undefined,
+  record: Uint8Array,
+  expiry: number,
+): Promise<boolean> {
+  const { store } = context;
+  const options = { expiresAt: expiry };
+  const compareAndSet = store.compareAndSet?.bind(store);
+  if (compareAndSet) {
+    return guard(context, 'compareAndSet', () => compareAndSet(key, expected, record, options));
+  }
+  // Without compare-and-set: re-read just before writing, so a concurrent change or destroy is
+  // seen unless it lands in the gap between this read and the write (documented).
+  if (expected !== undefined) {
+    const latest = await guard(context, 'get', () => store.get(key));
+    if (latest === undefined || !sameBytes(latest, expected)) return false;
+  }
+  await guard(context, 'set', () => store.set(key, record, options));
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.length === b.length && a.every((byte, i) => byte === b[i]));
+}
+
+function sessionKeyFor(
+  context: ManagerContext,
+  state: SessionState,
+  token: Token,
+  base: OpenedRecord | undefined,
+): Uint8Array {
+  const sealing = context.keyring.sealing;
+  if (base !== undefined && base.serverKey === sealing && token === state.token)
+    return base.sessionKey;
+  return deriveSessionKey(context.crypto, sealing, token);
+}
+
+/** Writes the session if it must be written; returns the `Set-Cookie` value to send, if any. */
+export async function commitSession(
+  context: ManagerContext,
+  state: SessionState,
+): Promise<string | undefined> {
+  if (state.destroyed) return context.clearCookie;
+  const retired = state.retired.splice(0);
+  for (const key of retired) await guard(context, 'delete', () => context.store.delete(key));
+  const keys = changedKeys(state);
+  const now = context.options.clock();
+  const opened = state.opened;
+  const touch = opened !== undefined && now - opened.meta.t >= context.options.touchIntervalMs;
+  const hasData = Object.keys(state.data).length > 0 || Object.keys(state.flashOut).length > 0;
+  const isStored = state.record !== undefined || opened !== undefined;
+  const mustWrite = keys.size > 0 || hasFlashChanges(state) || state.forceWrite || touch;
+  if (!mustWrite || (!isStored && !hasData))
+    return retired.length > 0 ? context.clearCookie : undefined;
+
+  let base = opened;
+  let expected = state.record;
+  for (let attempt = 0; attempt < context.options.maxCommitAttempts; attempt++) {
+    const token = state.token ?? generateToken(context.crypto);
+    const { meta, data } = mergeOnto(context, state, base, keys, now);
+    const payload = encodePayload(meta, data);
+    if (payload.length > context.options.maxDataBytes) {
+      throw new DataError(
+        'DATA_TOO_LARGE',
+        `session data takes ${payload.length} bytes, more than maxDataBytes (${context.options.maxDataBytes})`,
+      );
+    }
+    const sessionKey = sessionKeyFor(context, state, token, base);
+    const record = sealRecord(context.crypto, context.keyring.sealing, sessionKey, payload);
+    const expiry = expiresAt(meta);
+    if (await write(context, token.storeKey, expected, record, expiry)) {
+      const isNewToken = token !== state.token;
+      if (isNewToken && expected === undefined && base === undefined)
+        emitFor(context, 'created', token, {});
+      if (base !== undefined && base.serverKey !== context.keyring.sealing) {
+        emitFor(context, 'rotated', token, { cause: 'secret' });
+      }
+      Object.assign(state, {
+        data,
+        token,
+        record,
+        opened: { meta, data, serverKey: context.keyring.sealing, sessionKey },
+        duration: undefined,
+        flashIn: {},
+        flashOut: {},
+        forceWrite: false,
+      });
+      state.changed.clear();
+      state.snapshots.clear();
+      state.flashRead.clear();
+      const sendCookie = isNewToken || state.issueCookie || context.options.cookie.persistent;
+      state.issueCookie = false;
+      return sendCookie
+        ? serializeCookie(context.options.cookie, token.value, (expiry - now) / 1000)
+        : undefined;
+    }
+    if (expected === undefined) continue; // a new ID met an existing record: draw another
+    const latest = await guard(context, 'get', () => context.store.get(token.storeKey));
+    const reopened =
+      latest === undefined ? undefined : openRecord(context.crypto, context.keyring, token, latest);
+    if (reopened === undefined || typeof reopened === 'string') {
+      // The record was destroyed (or replaced by something this session cannot open) while this
+      // request ran: a destroy wins, so the session is not brought back.
+      state.destroyed = true;
+      return context.clearCookie;
+    }
+    base = reopened;
+    expected = latest;
+  }
+  throw new StoreError(
+    context.store.name,
+    `commit gave up after ${context.options.maxCommitAttempts} conflicting writes`,
+    {
+      code: 'STORE_CONFLICT',
+    },
+  );
+}

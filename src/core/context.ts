@@ -1,0 +1,57 @@
+/**
+ * What the manager's operations share: configuration, keys, the store and the event emitter.
+ * Internal.
+ *
+ * @module
+ */
+import type { CryptoProvider } from './crypto.ts';
+import { StoreError } from './errors.ts';
+import type { Emitter, SessionEvents } from './events.ts';
+import type { Keyring } from './keyring.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { Store } from './store.ts';
+import { sessionHandle, type Token } from './token.ts';
+
+/** The shared state of one manager. */
+export interface ManagerContext {
+  readonly crypto: CryptoProvider;
+  readonly keyring: Keyring;
+  readonly store: Store;
+  readonly options: ResolvedOptions;
+  readonly events: Emitter;
+  /** The cookie value that clears the session cookie. */
+  readonly clearCookie: string;
+}
+
+/**
+ * Runs a store operation, turning anything it throws into a `StoreError` that names the store and
+ * keeps the cause. Store failures are never hidden as an empty session.
+ */
+export async function guard<T>(
+  context: ManagerContext,
+  operation: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(context.store.name, `${operation} failed`, { cause: error });
+  }
+}
+
+/** Emits an event naming the session by its keyed hash, computing the hash only if anyone listens. */
+export function emitFor<K extends keyof SessionEvents>(
+  context: ManagerContext,
+  type: K,
+  token: Token | undefined,
+  event: Omit<SessionEvents[K], 'session'>,
+): void {
+  if (!context.events.wants(type)) return;
+  const session =
+    token === undefined ? undefined : sessionHandle(context.crypto, context.keyring.sealing, token);
+  context.events.emit(type, {
+    ...event,
+    ...(session === undefined ? {} : { session }),
+  } as SessionEvents[K]);
+}

@@ -1,0 +1,124 @@
+/**
+ * The one narrow crypto seam of the core: XSalsa20-Poly1305 (NaCl secretbox), BLAKE2b and the
+ * platform CSPRNG, from libsodium through `sodium-native` where it loads and from
+ * `@noble/ciphers` / `@noble/hashes` otherwise. Both produce identical bytes.
+ *
+ * @module
+ */
+import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+import { blake2b } from '@noble/hashes/blake2.js';
+import { ConfigError } from './errors.ts';
+
+/** Which implementation a manager uses: `auto` prefers libsodium and falls back to the portable one. */
+export type CryptoChoice = 'auto' | 'native' | 'portable';
+
+/** The primitives pithos needs, all synchronous. */
+export interface CryptoProvider {
+  /** `native` (libsodium through sodium-native) or `portable` (@noble). */
+  readonly name: 'native' | 'portable';
+  /** Fills a new array from the platform's CSPRNG. */
+  randomBytes(length: number): Uint8Array;
+  /** BLAKE2b with an output of `length` bytes (16 to 64), keyed when `key` is given. */
+  hash(message: Uint8Array, length: number, key?: Uint8Array): Uint8Array;
+  /** Writes secretbox(plaintext) (tag first, as libsodium's `_easy` form) into `output`. */
+  seal(output: Uint8Array, plaintext: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
+  /** The plaintext, or `undefined` when the box does not authenticate under this key. */
+  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+}
+
+/** The few sodium-native functions pithos calls. */
+interface Sodium {
+  randombytes_buf(buffer: Uint8Array): void;
+  crypto_generichash(output: Uint8Array, input: Uint8Array, key?: Uint8Array): void;
+  crypto_secretbox_easy(c: Uint8Array, m: Uint8Array, n: Uint8Array, k: Uint8Array): void;
+  crypto_secretbox_open_easy(m: Uint8Array, c: Uint8Array, n: Uint8Array, k: Uint8Array): boolean;
+}
+
+const TAG_BYTES = 16;
+
+function loadSodium(): Sodium | undefined {
+  // process.getBuiltinModule keeps this file free of a static Node import, so the core still
+  // loads on runtimes without Node APIs and simply takes the portable path there.
+  const nodeProcess = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+    .process;
+  const nodeModule = nodeProcess?.getBuiltinModule?.('node:module') as
+    | { createRequire(url: string): (id: string) => unknown }
+    | undefined;
+  if (nodeModule === undefined) return undefined;
+  try {
+    return nodeModule.createRequire(import.meta.url)('sodium-native') as Sodium;
+  } catch {
+    return undefined;
+  }
+}
+
+function nativeProvider(sodium: Sodium): CryptoProvider {
+  return {
+    name: 'native',
+    randomBytes(length) {
+      const bytes = new Uint8Array(length);
+      sodium.randombytes_buf(bytes);
+      return bytes;
+    },
+    hash(message, length, key) {
+      const output = new Uint8Array(length);
+      if (key === undefined) sodium.crypto_generichash(output, message);
+      else sodium.crypto_generichash(output, message, key);
+      return output;
+    },
+    seal(output, plaintext, nonce, key) {
+      sodium.crypto_secretbox_easy(output, plaintext, nonce, key);
+    },
+    open(box, nonce, key) {
+      if (box.length < TAG_BYTES) return undefined;
+      const plaintext = new Uint8Array(box.length - TAG_BYTES);
+      return sodium.crypto_secretbox_open_easy(plaintext, box, nonce, key) ? plaintext : undefined;
+    },
+  };
+}
+
+const portable: CryptoProvider = {
+  name: 'portable',
+  randomBytes(length) {
+    return globalThis.crypto.getRandomValues(new Uint8Array(length));
+  },
+  hash(message, length, key) {
+    return blake2b(message, key === undefined ? { dkLen: length } : { dkLen: length, key });
+  },
+  seal(output, plaintext, nonce, key) {
+    output.set(xsalsa20poly1305(key, nonce).encrypt(plaintext));
+  },
+  open(box, nonce, key) {
+    if (box.length < TAG_BYTES) return undefined;
+    try {
+      return xsalsa20poly1305(key, nonce).decrypt(box);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+let native: CryptoProvider | null | undefined;
+
+/** Whether libsodium (sodium-native) loaded on this runtime. */
+export function hasNativeCrypto(): boolean {
+  if (native === undefined) {
+    const sodium = loadSodium();
+    native = sodium === undefined ? null : nativeProvider(sodium);
+  }
+  return native !== null;
+}
+
+/**
+ * The provider for a choice. `native` throws when sodium-native cannot load; `auto` falls back.
+ */
+export function cryptoProvider(choice: CryptoChoice = 'auto'): CryptoProvider {
+  if (choice === 'portable') return portable;
+  if (hasNativeCrypto() && native) return native;
+  if (choice === 'native') {
+    throw new ConfigError(
+      'crypto: "native" needs sodium-native, which could not be loaded: install it, or use "auto"',
+    );
+  }
+  return portable;
+}

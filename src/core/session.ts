@@ -1,0 +1,218 @@
+/**
+ * The session: a typed map over JSON data, with the bookkeeping the manager needs to write only
+ * what changed. Available from `pithos` (as a type; sessions come from `manager.load`).
+ *
+ * @module
+ */
+import { PithosError } from './errors.ts';
+import { assertJSON } from './json.ts';
+import type { OpenedRecord } from './record.ts';
+import type { Token } from './token.ts';
+
+/** What the manager knows about a session beyond its data. Internal. */
+export interface SessionState {
+  data: Record<string, unknown>;
+  /** JSON of object values at the moment the application first saw them, by key. */
+  snapshots: Map<string, string>;
+  /** Keys the application set or deleted. */
+  changed: Set<string>;
+  /** The token, once the session has one (loaded, or issued at its first write). */
+  token: Token | undefined;
+  /** The record as loaded or last written: the expected value for compare-and-set. */
+  record: Uint8Array | undefined;
+  opened: OpenedRecord | undefined;
+  /** The client address given to `load`. */
+  ip: string | undefined;
+  /** Store keys to delete at commit (after `reset`). */
+  retired: string[];
+  /** The idle timeout set by `setDuration`, seconds. */
+  duration: number | undefined;
+  flashIn: Record<string, unknown>;
+  flashOut: Record<string, unknown>;
+  flashRead: Set<string>;
+  /** Write at the next commit even if no data changed (regenerate, setDuration). */
+  forceWrite: boolean;
+  destroyed: boolean;
+  /** Send a Set-Cookie at the next commit (a token was issued or rotated). */
+  issueCookie: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the manager reads the state of sessions of any data type
+type AnySession = Session<any>;
+
+let stateOfSession: (session: AnySession) => SessionState;
+
+/** The manager's view of a session. Not part of the public API. */
+export function stateOf(session: AnySession): SessionState {
+  return stateOfSession(session);
+}
+
+/** A new state, for a fresh session or one opened from a record. */
+export function newState(
+  ip: string | undefined,
+  opened?: OpenedRecord,
+  token?: Token,
+  record?: Uint8Array,
+): SessionState {
+  return {
+    data: opened?.data ?? {},
+    snapshots: new Map(),
+    changed: new Set(),
+    token,
+    record,
+    opened,
+    ip,
+    retired: [],
+    duration: undefined,
+    flashIn: opened?.meta.f ?? {},
+    flashOut: {},
+    flashRead: new Set(),
+    forceWrite: false,
+    destroyed: false,
+    issueCookie: false,
+  };
+}
+
+type Key<Data> = keyof Data & string;
+
+/**
+ * One client's session: a map from the keys of `Data` to JSON values.
+ *
+ * @example
+ * ```ts
+ * const session = await manager.load(request.headers.get('cookie'));
+ * session.set('visits', (session.get('visits') ?? 0) + 1);
+ * const setCookie = await manager.commit(session);
+ * ```
+ */
+export class Session<Data extends object> {
+  #state: SessionState;
+
+  static {
+    stateOfSession = (session) => session.#state;
+  }
+
+  /** @internal Sessions come from `manager.load`. */
+  constructor(state: SessionState) {
+    this.#state = state;
+  }
+
+  /** The value of `key`, or `undefined`. Changes made inside it are saved at commit. */
+  get<K extends Key<Data>>(key: K): Data[K] | undefined {
+    const state = this.#state;
+    const value = state.data[key];
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !state.snapshots.has(key) &&
+      !state.changed.has(key)
+    ) {
+      state.snapshots.set(key, JSON.stringify(value));
+    }
+    return value as Data[K] | undefined;
+  }
+
+  /**
+   * Sets `key` to a JSON value. Throws `DataError` (`DATA_NOT_JSON`) for values JSON cannot carry,
+   * leaving the session as it was. `Date` values are stored as ISO-8601 strings.
+   */
+  set<K extends Key<Data>>(key: K, value: Data[K]): void {
+    assertJSON(value, key);
+    const state = this.#state;
+    state.data[key] = value;
+    state.changed.add(key);
+    state.snapshots.delete(key);
+  }
+
+  /** Whether `key` has a value. */
+  has(key: Key<Data>): boolean {
+    return Object.hasOwn(this.#state.data, key);
+  }
+
+  /** Removes `key`; returns whether it had a value. */
+  delete(key: Key<Data>): boolean {
+    const state = this.#state;
+    if (!Object.hasOwn(state.data, key)) return false;
+    delete state.data[key];
+    state.changed.add(key);
+    state.snapshots.delete(key);
+    return true;
+  }
+
+  /** Removes every key (the session itself, its ID and expiry stay: see `reset`). */
+  clear(): void {
+    for (const key of Object.keys(this.#state.data)) this.delete(key as Key<Data>);
+  }
+
+  /** The keys that have values. */
+  keys(): Key<Data>[] {
+    return Object.keys(this.#state.data) as Key<Data>[];
+  }
+
+  /** `[key, value]` pairs; changes made inside the values are saved at commit. */
+  entries(): [Key<Data>, Data[Key<Data>]][] {
+    return this.keys().map((key) => [key, this.get(key) as Data[Key<Data>]]);
+  }
+
+  /** How many keys have values. */
+  get size(): number {
+    return Object.keys(this.#state.data).length;
+  }
+
+  /** Whether this session has no stored record yet (it was not loaded from the store). */
+  get isNew(): boolean {
+    return this.#state.opened === undefined;
+  }
+
+  /** Whether the data changed in this request, including changes inside nested values. */
+  get isModified(): boolean {
+    const state = this.#state;
+    if (state.changed.size > 0 || state.forceWrite) return true;
+    for (const [key, snapshot] of state.snapshots) {
+      if (JSON.stringify(state.data[key]) !== snapshot) return true;
+    }
+    return false;
+  }
+
+  /** When the session was created (milliseconds since the epoch), or `undefined` for a new one. */
+  get createdAt(): number | undefined {
+    return this.#state.opened?.meta.c;
+  }
+
+  /**
+   * Sets this session's idle timeout in seconds (the original's `set_duration`). It never moves
+   * the expiry past the absolute deadline. Saved at the next commit.
+   */
+  setDuration(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      throw new PithosError('CONFIG_INVALID', 'setDuration() takes a positive number of seconds');
+    }
+    this.#state.duration = seconds;
+    this.#state.forceWrite = true;
+  }
+
+  /**
+   * Clears the data and forgets the ID and key (the original's `reset`): a later write starts a
+   * brand-new session, and the commit deletes the old record.
+   */
+  reset(): void {
+    const state = this.#state;
+    if (state.token !== undefined && state.record !== undefined)
+      state.retired.push(state.token.storeKey);
+    Object.assign(state, newState(state.ip), { retired: state.retired });
+  }
+
+  /** Keeps a JSON value for the next request, where `getFlash` reads it once. */
+  flash(key: string, value: unknown): void {
+    assertJSON(value, `flash.${key}`);
+    this.#state.flashOut[key] = value;
+  }
+
+  /** A flash value set by an earlier request, removed once read; `undefined` when there is none. */
+  getFlash<T = unknown>(key: string): T | undefined {
+    const state = this.#state;
+    if (!Object.hasOwn(state.flashIn, key) || state.flashRead.has(key)) return undefined;
+    state.flashRead.add(key);
+    return state.flashIn[key] as T;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The token (what the cookie carries), the store key and the session key. See `docs/FORMAT.md`.
+ *
+ * @module
+ */
+import { concatBytes, fromBase64URL, toBase64URL, toHex, utf8 } from './bytes.ts';
+import type { CryptoProvider } from './crypto.ts';
+import type { ServerKey } from './keyring.ts';
+
+/** Bytes of the session ID inside the token (128 bits). */
+export const ID_BYTES = 16;
+/** Bytes of the per-session key inside the token (256 bits). */
+export const TOKEN_KEY_BYTES = 32;
+/** Length of the token in the cookie: base64url of 48 bytes. */
+export const TOKEN_LENGTH = 64;
+/** The record format version this code writes, bound into every session key. */
+export const FORMAT_VERSION = 1;
+
+const STORE_KEY_LABEL = utf8('pithos:store-key:v1');
+const SESSION_KEY_LABEL = utf8('pithos:session-key:v1');
+const HANDLE_LABEL = utf8('pithos:handle:v1');
+const STORE_KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+/** A parsed token with the store key it maps to. */
+export interface Token {
+  /** The cookie value. */
+  readonly value: string;
+  /** The per-session key (32 bytes). */
+  readonly key: Uint8Array;
+  /** BLAKE2b-256 of the ID (32 bytes). */
+  readonly storeKeyBytes: Uint8Array;
+  /** Hex of `storeKeyBytes`: what the store indexes by. */
+  readonly storeKey: string;
+}
+
+function tokenFromBytes(crypto: CryptoProvider, bytes: Uint8Array, value: string): Token {
+  const id = bytes.subarray(0, ID_BYTES);
+  const storeKeyBytes = crypto.hash(concatBytes(STORE_KEY_LABEL, id), 32);
+  return {
+    value,
+    key: bytes.subarray(ID_BYTES),
+    storeKeyBytes,
+    storeKey: toHex(storeKeyBytes),
+  };
+}
+
+/** A fresh random token from the platform's CSPRNG. */
+export function generateToken(crypto: CryptoProvider): Token {
+  const bytes = crypto.randomBytes(ID_BYTES + TOKEN_KEY_BYTES);
+  return tokenFromBytes(crypto, bytes, toBase64URL(bytes));
+}
+
+/** The token in a cookie value, or `undefined` when it is not a well-formed token. */
+export function parseToken(crypto: CryptoProvider, value: string): Token | undefined {
+  if (value.length !== TOKEN_LENGTH) return undefined;
+  const bytes = fromBase64URL(value);
+  return bytes === undefined ? undefined : tokenFromBytes(crypto, bytes, value);
+}
+
+/** The key that seals and opens one session's record under one server key. */
+export function deriveSessionKey(
+  crypto: CryptoProvider,
+  serverKey: ServerKey,
+  token: Token,
+): Uint8Array {
+  const message = new Uint8Array(SESSION_KEY_LABEL.length + 1 + TOKEN_KEY_BYTES + 32);
+  message.set(SESSION_KEY_LABEL);
+  message[SESSION_KEY_LABEL.length] = FORMAT_VERSION;
+  message.set(token.key, SESSION_KEY_LABEL.length + 1);
+  message.set(token.storeKeyBytes, SESSION_KEY_LABEL.length + 1 + TOKEN_KEY_BYTES);
+  return crypto.hash(message, 32, serverKey.master);
+}
+
+/**
+ * A keyed hash that names a session in events and logs without revealing anything that could be
+ * turned back into its cookie or store key.
+ */
+export function sessionHandle(crypto: CryptoProvider, serverKey: ServerKey, token: Token): string {
+  return toHex(crypto.hash(concatBytes(HANDLE_LABEL, token.storeKeyBytes), 16, serverKey.master));
+}
+
+/** Whether a string has the shape of a store key (64 lower-case hex digits). */
+export function isStoreKey(key: unknown): key is string {
+  return typeof key === 'string' && STORE_KEY_PATTERN.test(key);
+}

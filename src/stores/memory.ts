@@ -1,0 +1,153 @@
+/**
+ * The memory store: sealed records in a bounded map inside this process. Available from
+ * `pithos/memory`.
+ *
+ * For development, tests and single-process apps: records vanish when the process exits and are
+ * not shared between processes. Least recently used records go first when `maxEntries` is
+ * reached; expired records are never returned and are removed as they are met or by `prune()`.
+ * It holds no timers, so it never keeps a process alive.
+ *
+ * @module
+ */
+import { StoreError } from '../core/errors.ts';
+import type { Store, StoreSetOptions } from '../core/store.ts';
+import { isStoreKey } from '../core/token.ts';
+
+/** Options of `memoryStore`. */
+export interface MemoryStoreOptions {
+  /** Most records kept; the least recently used goes first beyond it. Default 10 000. */
+  maxEntries?: number;
+  /** Milliseconds since the epoch, for expiry; inject the manager's clock in tests. Default `Date.now`. */
+  clock?: () => number;
+}
+
+interface Entry {
+  record: Uint8Array;
+  expiresAt: number;
+  userKey: string | undefined;
+}
+
+/** A memory store, with compare-and-set, a per-user index and `prune`. */
+export interface MemoryStore extends Required<Omit<Store, 'close'>> {
+  /** How many records it holds now (expired ones included until they are met or pruned). */
+  readonly size: number;
+  /** Drops every record. */
+  close(): Promise<void>;
+}
+
+function checkKey(key: string): void {
+  if (!isStoreKey(key)) {
+    throw new StoreError('memory', 'refused a key that is not a store key', {
+      code: 'STORE_KEY_INVALID',
+    });
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.length === b.length && a.every((byte, i) => byte === b[i]));
+}
+
+/**
+ * Creates a memory store.
+ *
+ * @example
+ * ```ts
+ * const manager = createSessionManager({ store: memoryStore({ maxEntries: 50_000 }), secret });
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const maxEntries = options.maxEntries ?? 10_000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+    throw new StoreError('memory', 'maxEntries must be a positive whole number');
+  }
+  const clock = options.clock ?? Date.now;
+  const entries = new Map<string, Entry>();
+  const users = new Map<string, Set<string>>();
+
+  function remove(key: string): void {
+    const entry = entries.get(key);
+    if (entry === undefined) return;
+    entries.delete(key);
+    if (entry.userKey === undefined) return;
+    const keys = users.get(entry.userKey);
+    keys?.delete(key);
+    if (keys?.size === 0) users.delete(entry.userKey);
+  }
+
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (clock() >= entry.expiresAt) {
+      remove(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function put(key: string, record: Uint8Array, setOptions: StoreSetOptions): void {
+    remove(key);
+    entries.set(key, { record, expiresAt: setOptions.expiresAt, userKey: setOptions.userKey });
+    if (setOptions.userKey !== undefined) {
+      const keys = users.get(setOptions.userKey) ?? new Set<string>();
+      users.set(setOptions.userKey, keys.add(key));
+    }
+    while (entries.size > maxEntries) remove(entries.keys().next().value as string);
+  }
+
+  return {
+    name: 'memory',
+    get size() {
+      return entries.size;
+    },
+    async get(key) {
+      checkKey(key);
+      const entry = live(key);
+      if (entry === undefined) return undefined;
+      // Map order is the LRU order: move the record to the most recently used end.
+      entries.delete(key);
+      entries.set(key, entry);
+      return entry.record;
+    },
+    async set(key, record, setOptions) {
+      checkKey(key);
+      put(key, record, setOptions);
+    },
+    async delete(key) {
+      checkKey(key);
+      remove(key);
+    },
+    async compareAndSet(key, expected, record, setOptions) {
+      checkKey(key);
+      const current = live(key)?.record;
+      const matches =
+        current === undefined
+          ? expected === undefined
+          : expected !== undefined && sameBytes(current, expected);
+      if (matches) put(key, record, setOptions);
+      return matches;
+    },
+    async listByUser(userKey) {
+      return [...(users.get(userKey) ?? [])].filter((key) => live(key) !== undefined);
+    },
+    async deleteByUser(userKey) {
+      const keys = await this.listByUser(userKey);
+      for (const key of keys) remove(key);
+      return keys.length;
+    },
+    async prune() {
+      const now = clock();
+      let removed = 0;
+      for (const [key, entry] of entries) {
+        if (now >= entry.expiresAt) {
+          remove(key);
+          removed++;
+        }
+      }
+      return removed;
+    },
+    async close() {
+      entries.clear();
+      users.clear();
+    },
+  };
+}
