@@ -51,7 +51,7 @@ export interface SessionManagerOptions {
   logger?: Logger;
   /** `auto` (default): libsodium when sodium-native loads, else @noble. `native` or `portable` to force one. */
   crypto?: CryptoChoice;
-  /** Compare-and-set attempts a commit makes under contention before failing. Default 10. */
+  /** Compare-and-set attempts a commit makes under contention before failing. Each failed attempt means another request's write landed, so contention always makes progress. Default 100. */
   maxCommitAttempts?: number;
 }
 
@@ -127,6 +127,6 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     maxDataBytes: Math.floor(positive('maxDataBytes', options.maxDataBytes, 65_536)),
     binding: resolveBinding(options.bindIP),
     clock: options.clock ?? Date.now,
-    maxCommitAttempts: Math.floor(positive('maxCommitAttempts', options.maxCommitAttempts, 10)),
+    maxCommitAttempts: Math.floor(positive('maxCommitAttempts', options.maxCommitAttempts, 100)),
   };
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: builds the package, starts the services the tests need that the machine does
+# not already run (none yet beyond PostgreSQL, MariaDB and Redis), runs the node:test suites and
+# the type tests. `npm test` runs this; `.ci/run` runs it too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npm run --silent build
+bash scripts/services.sh
+
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+node --import tsx --test --test-concurrency=2 "${files[@]}"
+npx tsc -p test/types/tsconfig.json
+echo "type tests passed"

@@ -1,0 +1,149 @@
+/** The store contract tests: the raw interface, without a manager. Internal. @module */
+import { PithosError } from '../core/errors.ts';
+import type { StoreConformanceOptions, TestRunner } from './index.ts';
+import { check, later, randomRecord, randomStoreKey, sameBytes, withStore } from './support.ts';
+
+const HOSTILE_KEYS = [
+  '../../../../etc/passwd',
+  "x'; DROP TABLE sessions; --",
+  'A'.repeat(64),
+  'a'.repeat(63),
+  'a'.repeat(65),
+  `${'a'.repeat(63)}\n`,
+  '',
+];
+
+async function expectKeyRefused(run: () => Promise<unknown>, what: string): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    check(
+      error instanceof PithosError && error.code === 'STORE_KEY_INVALID',
+      `${what}: wrong error ${String(error)}`,
+    );
+    return;
+  }
+  throw new Error(`store conformance: ${what} accepted a key that is not a store key`);
+}
+
+/** Registers the raw contract tests. */
+export function registerContractTests(runner: TestRunner, options: StoreConformanceOptions): void {
+  const { it } = runner;
+  const test = (name: string, body: Parameters<typeof withStore>[1]) =>
+    it(name, () => withStore(options, body));
+
+  test('an absent record reads as undefined, and deleting it is a no-op', async (store) => {
+    const key = randomStoreKey();
+    check((await store.get(key)) === undefined, 'absent record was not undefined');
+    await store.delete(key);
+    check((await store.get(key)) === undefined, 'delete of an absent record created one');
+  });
+
+  test('round-trips binary records of every byte value, and set replaces', async (store) => {
+    const key = randomStoreKey();
+    const record = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
+    await store.set(key, record, { expiresAt: later() });
+    check(sameBytes(await store.get(key), record), 'record did not round-trip');
+    const next = randomRecord(2000);
+    await store.set(key, next, { expiresAt: later() });
+    check(sameBytes(await store.get(key), next), 'set did not replace the record');
+    await store.delete(key);
+    check((await store.get(key)) === undefined, 'deleted record still reads');
+  });
+
+  test('records past their expiry read as absent', async (store) => {
+    const key = randomStoreKey();
+    await store.set(key, randomRecord(), { expiresAt: Date.now() - 1000 });
+    check((await store.get(key)) === undefined, 'expired record was returned');
+  });
+
+  test('keys that are not store keys are refused before any I/O', async (store) => {
+    for (const key of HOSTILE_KEYS) {
+      const label = JSON.stringify(key.slice(0, 20));
+      await expectKeyRefused(() => store.get(key), `get(${label})`);
+      await expectKeyRefused(
+        () => store.set(key, randomRecord(), { expiresAt: later() }),
+        `set(${label})`,
+      );
+      await expectKeyRefused(() => store.delete(key), `delete(${label})`);
+    }
+  });
+
+  it('compare-and-set: exactly one of two writers from the same version wins, and a delete is never undone', async () => {
+    await withStore(options, async (store) => {
+      const compareAndSet = store.compareAndSet?.bind(store);
+      if (compareAndSet === undefined) return; // capability absent: nothing to check
+      const key = randomStoreKey();
+      const first = randomRecord();
+      check(
+        await compareAndSet(key, undefined, first, { expiresAt: later() }),
+        'create-if-absent failed',
+      );
+      check(
+        !(await compareAndSet(key, undefined, randomRecord(), { expiresAt: later() })),
+        'create-if-absent overwrote',
+      );
+      const results = await Promise.all(
+        [randomRecord(), randomRecord()].map((record) =>
+          compareAndSet(key, first, record, { expiresAt: later() }),
+        ),
+      );
+      check(
+        results.filter(Boolean).length === 1,
+        `expected one winner, got ${results.filter(Boolean).length}`,
+      );
+      const current = await store.get(key);
+      await store.delete(key);
+      check(
+        !(await compareAndSet(key, current, randomRecord(), { expiresAt: later() })),
+        'a write undid a delete',
+      );
+      check((await store.get(key)) === undefined, 'deleted record came back');
+    });
+  });
+
+  it('per-user index: lists and deletes one user’s records only', async () => {
+    await withStore(options, async (store) => {
+      const list = store.listByUser?.bind(store);
+      const remove = store.deleteByUser?.bind(store);
+      if (list === undefined || remove === undefined) return; // capability absent
+      const [alice, bob] = [randomStoreKey(), randomStoreKey()];
+      const aliceKeys = [randomStoreKey(), randomStoreKey(), randomStoreKey()];
+      const bobKey = randomStoreKey();
+      for (const key of aliceKeys)
+        await store.set(key, randomRecord(), { expiresAt: later(), userKey: alice });
+      await store.set(bobKey, randomRecord(), { expiresAt: later(), userKey: bob });
+      check(
+        (await list(alice)).sort().join() === [...aliceKeys].sort().join(),
+        'listByUser did not list the user’s keys',
+      );
+      check((await remove(alice)) === 3, 'deleteByUser did not report 3');
+      for (const key of aliceKeys)
+        check((await store.get(key)) === undefined, 'deleteByUser left a record');
+      check((await store.get(bobKey)) !== undefined, 'deleteByUser removed another user’s record');
+      check((await list(alice)).length === 0, 'listByUser still lists deleted records');
+      await store.delete(bobKey);
+    });
+  });
+
+  it('prune removes expired records, keeps live ones, and returns how many it removed', async () => {
+    await withStore(options, async (store) => {
+      const prune = store.prune?.bind(store);
+      if (prune === undefined) return; // capability absent
+      const expired = [randomStoreKey(), randomStoreKey(), randomStoreKey()];
+      const live = [randomStoreKey(), randomStoreKey()];
+      for (const key of expired)
+        await store.set(key, randomRecord(), { expiresAt: Date.now() - 1000 });
+      for (const key of live) await store.set(key, randomRecord(), { expiresAt: later() });
+      const removed = await prune();
+      check(Number.isInteger(removed) && removed >= 0, 'prune did not return a count');
+      if (!options.nativeExpiry)
+        check(removed >= expired.length, `prune removed ${removed}, expected at least 3`);
+      for (const key of live)
+        check((await store.get(key)) !== undefined, 'prune removed a live record');
+      for (const key of expired)
+        check((await store.get(key)) === undefined, 'expired record survived prune');
+      for (const key of live) await store.delete(key);
+    });
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * Test helpers for stores. Available from `pithos/testing`.
+ *
+ * `describeStoreConformance` registers the one suite every pithos store passes. Run it from your
+ * own store's test file to check it against the contract:
+ *
+ * ```ts
+ * import { describeStoreConformance } from 'pithos/testing';
+ * describeStoreConformance('my store', { createStore: () => myStore({ client }) });
+ * ```
+ *
+ * It uses `node:test` by default; pass `{ describe, it }` from another runner (Vitest, Jest)
+ * through `runner`.
+ *
+ * @module
+ */
+import * as nodeTest from 'node:test';
+import type { Store } from '../core/store.ts';
+import { registerContractTests } from './contract.ts';
+import { registerSessionTests } from './sessions.ts';
+
+/** The `describe`/`it` pair of a test runner. */
+export interface TestRunner {
+  describe(name: string, body: () => void): unknown;
+  it(name: string, body: () => Promise<void> | void): unknown;
+}
+
+/** Options of `describeStoreConformance`. */
+export interface StoreConformanceOptions {
+  /** Makes a store to test. Called once per test; it may share a back-end, the suite uses fresh keys. */
+  createStore: () => Store | Promise<Store>;
+  /** Called after each test with the store it made (close connections the test opened). */
+  closeStore?: (store: Store) => Promise<void> | void;
+  /**
+   * A raw dump of everything the back-end holds (files, rows, keys and values), used to check that
+   * nothing is readable at rest. Without it, the suite checks the bytes the store was given.
+   */
+  dump?: () => Promise<string | Uint8Array>;
+  /** `true` when expired records vanish by themselves (native TTL), so `prune` may find fewer. */
+  nativeExpiry?: boolean;
+  /** The test runner. Default: `node:test`. */
+  runner?: TestRunner;
+}
+
+/**
+ * Registers the store conformance suite under `describe(name)`: round trips, expiry, hostile keys,
+ * compare-and-set, the per-user index and `prune` where the store has them, concurrent sessions
+ * through a real manager, and nothing readable at rest.
+ */
+export function describeStoreConformance(name: string, options: StoreConformanceOptions): void {
+  const runner: TestRunner = options.runner ?? nodeTest;
+  runner.describe(`${name}: store conformance`, () => {
+    registerContractTests(runner, options);
+    registerSessionTests(runner, options);
+  });
+}
