@@ -65,7 +65,7 @@ export function registerSessionTests(runner: TestRunner, options: StoreConforman
       first.set('start', 'yes');
       const cookie = cookieOf(await manager.commit(first));
       const sessions = await Promise.all(Array.from({ length: 50 }, () => manager.load(cookie)));
-      sessions.forEach((session, i) => session.set(`key${i}`, String(i)));
+      for (const [i, session] of sessions.entries()) session.set(`key${i}`, String(i));
       await Promise.all(sessions.map((session) => manager.commit(session)));
       const final = await manager.load(cookie);
       const missing = Array.from({ length: 50 }, (_, i) => `key${i}`).filter(
