@@ -37,11 +37,13 @@ export type JSONShape<T> = T extends JSONPrimitive
  * Resolves to `{}` when `Data` is JSON-compatible, and otherwise to a required property whose
  * name explains the problem, so that `createSessionManager<Data>()` does not compile.
  */
-export type JSONOnly<Data> = [Data] extends [JSONShape<Data>]
+export type JSONOnly<Data> = [Data] extends [Record<string, JSONValue>]
   ? unknown
-  : {
-      'session data must be JSON: no functions, symbols, bigints, Dates, Maps, Sets or class instances': never;
-    };
+  : [Data] extends [JSONShape<Data>]
+    ? unknown
+    : {
+        'session data must be JSON: no functions, symbols, bigints, Dates, Maps, Sets or class instances': never;
+      };
 
 /** The most nesting accepted in session data. */
 export const MAX_DEPTH = 64;

@@ -28,7 +28,8 @@ export interface Keyring {
 const SECRET_LABEL = utf8('pithos:secret:v1');
 const KEY_ID_LABEL = utf8('pithos:key-id:v1');
 const MIN_SECRET_BYTES = 32;
-const HOW_TO = 'generate one with `npx pithos keygen` or `openssl rand -base64 32`';
+const HOW_TO =
+  'generate one with `openssl rand -base64 32` or `node -p "crypto.randomBytes(32).toString(\'base64url\')"`';
 
 function secretBytes(secret: Secret | undefined, index: number): Uint8Array {
   if (secret === undefined || secret === null || secret === '') {

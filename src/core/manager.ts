@@ -111,8 +111,8 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     if (token === undefined) return reject('malformed', undefined, ip);
     const record = await guard(context, 'get', () => context.store.get(token.storeKey));
     if (record === undefined) return reject('unknown', token, ip);
-    if (!(record instanceof Uint8Array) || record.length > maxRecordBytes)
-      return reject('oversized', token, ip);
+    if (!(record instanceof Uint8Array)) return reject('corrupt', token, ip);
+    if (record.length > maxRecordBytes) return reject('oversized', token, ip);
     const opened = openRecord(crypto, context.keyring, token, record);
     if (typeof opened === 'string') return reject(opened, token, ip);
     if (resolved.clock() >= expiresAt(opened.meta)) {

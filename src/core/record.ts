@@ -19,7 +19,7 @@ import { deriveSessionKey, FORMAT_VERSION, type Token } from './token.ts';
 /** Bytes before the secretbox: version, key id, nonce. */
 export const HEADER_BYTES = 29;
 /** Bytes a record adds to its JSON payload: header and tag. */
-export const RECORD_OVERHEAD = HEADER_BYTES + 16;
+export const RECORD_OVERHEAD: number = HEADER_BYTES + 16;
 const NONCE_OFFSET = 5;
 
 /** Session metadata, sealed with the data. Times are milliseconds since the epoch. */
