@@ -16,7 +16,6 @@ export type PithosErrorCode =
   | 'COOKIE_INVALID'
   | 'DATA_NOT_JSON'
   | 'DATA_TOO_LARGE'
-  | 'SESSION_DESTROYED'
   | 'STORE_FAILED'
   | 'STORE_CONFLICT'
   | 'STORE_KEY_INVALID'
