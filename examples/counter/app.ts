@@ -10,7 +10,11 @@ export interface CounterData {
 }
 
 /** The app's session manager over a store. A plain-HTTP dev server cannot use Secure cookies. */
-export function counterManager(store: Store, secret: string, secure: boolean): SessionManager<CounterData> {
+export function counterManager(
+  store: Store,
+  secret: string,
+  secure: boolean,
+): SessionManager<CounterData> {
   return createSessionManager<CounterData>({
     store,
     secret,
@@ -19,7 +23,7 @@ export function counterManager(store: Store, secret: string, secure: boolean): S
   });
 }
 
-const escape = (text: string): string =>
+const escapeHTML = (text: string): string =>
   text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 function page(visits: number, firstVisit: string): string {
@@ -29,7 +33,7 @@ function page(visits: number, firstVisit: string): string {
 .count{font-size:3rem;font-weight:600}form{display:inline}button{font:inherit;padding:.3rem .8rem}</style></head>
 <body><h1>pithos counter</h1>
 <p>You have visited this page <span class="count" id="visits">${visits}</span> time${visits === 1 ? '' : 's'}.</p>
-<p>First visit: <time>${escape(firstVisit)}</time></p>
+<p>First visit: <time>${escapeHTML(firstVisit)}</time></p>
 <form method="post" action="/reset"><button>Forget me</button></form>
 </body></html>`;
 }

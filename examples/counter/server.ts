@@ -6,10 +6,14 @@ import { counterManager, createCounterServer } from './app.ts';
 let secret = process.env.PITHOS_SECRET;
 if (!secret) {
   secret = randomBytes(32).toString('base64url');
-  console.log('PITHOS_SECRET is not set: using a random secret for this run (sessions end when it stops).');
+  console.log(
+    'PITHOS_SECRET is not set: using a random secret for this run (sessions end when it stops).',
+  );
 }
 const port = Number(process.env.PORT ?? 3000);
 const manager = counterManager(memoryStore(), secret, process.env.PITHOS_SECURE_COOKIE === '1');
 createCounterServer(manager).listen(port, '127.0.0.1', () => {
-  console.log(`pithos counter example: http://127.0.0.1:${port}/ (store: memory, crypto: ${manager.cryptoName})`);
+  console.log(
+    `pithos counter example: http://127.0.0.1:${port}/ (store: memory, crypto: ${manager.cryptoName})`,
+  );
 });

@@ -5,16 +5,23 @@ import { after, describe, it } from 'node:test';
 import { memoryStore } from 'pithos/memory';
 import { counterManager, createCounterServer } from '../../examples/counter/app.ts';
 
-const server = createCounterServer(counterManager(memoryStore(), 'counter-example-test-secret-0123456789', false));
+const server = createCounterServer(
+  counterManager(memoryStore(), 'counter-example-test-secret-0123456789', false),
+);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 after(() => server.close());
 
-async function visit(cookie?: string): Promise<{ visits: string | undefined; cookie: string | undefined }> {
+async function visit(
+  cookie?: string,
+): Promise<{ visits: string | undefined; cookie: string | undefined }> {
   const response = await fetch(`${base}/`, { headers: cookie ? { cookie } : {} });
   assert.equal(response.status, 200);
   const body = await response.text();
-  return { visits: /id="visits">(\d+)</.exec(body)?.[1], cookie: response.headers.get('set-cookie')?.split(';')[0] };
+  return {
+    visits: /id="visits">(\d+)</.exec(body)?.[1],
+    cookie: response.headers.get('set-cookie')?.split(';')[0],
+  };
 }
 
 describe('counter example', () => {
@@ -29,7 +36,11 @@ describe('counter example', () => {
 
   it('"forget me" destroys the session and clears the cookie', async () => {
     const { cookie } = await visit();
-    const reset = await fetch(`${base}/reset`, { method: 'POST', headers: { cookie: cookie ?? '' }, redirect: 'manual' });
+    const reset = await fetch(`${base}/reset`, {
+      method: 'POST',
+      headers: { cookie: cookie ?? '' },
+      redirect: 'manual',
+    });
     assert.equal(reset.status, 303);
     assert.match(reset.headers.get('set-cookie') ?? '', /Max-Age=0/);
     assert.equal((await visit(cookie)).visits, '1', 'the old cookie no longer counts');

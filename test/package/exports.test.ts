@@ -4,12 +4,21 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 
-const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+const manifest = JSON.parse(
+  await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+) as {
   exports: Record<string, unknown>;
 };
 
 const expected: Record<string, string[]> = {
-  pithos: ['createSessionManager', 'PithosError', 'ConfigError', 'StoreError', 'Session', 'readCookie'],
+  pithos: [
+    'createSessionManager',
+    'PithosError',
+    'ConfigError',
+    'StoreError',
+    'Session',
+    'readCookie',
+  ],
   'pithos/memory': ['memoryStore'],
   'pithos/fetch': ['withSession', 'withSetCookie'],
   'pithos/node': ['withSession', 'attachSession', 'commitBeforeHeaders'],
@@ -28,7 +37,8 @@ describe('the built package', () => {
   for (const [specifier, names] of Object.entries(expected)) {
     it(`imports ${specifier} by name`, async () => {
       const module = (await import(specifier)) as Record<string, unknown>;
-      for (const name of names) assert.equal(typeof module[name], 'function', `${specifier} exports ${name}`);
+      for (const name of names)
+        assert.equal(typeof module[name], 'function', `${specifier} exports ${name}`);
     });
   }
 
