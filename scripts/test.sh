@@ -9,6 +9,6 @@ npm run --silent build
 bash scripts/services.sh
 
 mapfile -t files < <(find test -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=2 "${files[@]}"
+node --import tsx --test --test-concurrency=2 --test-reporter=tap "${files[@]}"
 npx tsc -p test/types/tsconfig.json
-echo "type tests passed"
+echo "type tests passed on node $(node --version)"
