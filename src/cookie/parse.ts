@@ -21,11 +21,17 @@ export function readCookie(header: unknown, name: string): CookieLookup {
   if (typeof header !== 'string' || header.length === 0) return ABSENT;
   let found: string | undefined;
   let start = 0;
+  let equals = -1;
   while (start < header.length) {
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
-    const equals = header.indexOf('=', start);
-    if (equals !== -1 && equals < end && header.slice(start, equals).trim() === name) {
+    // Search for '=' again only once the last one found is behind us, so that a long header of
+    // many empty pairs (";;;;…") costs linear time, not quadratic.
+    if (equals < start) {
+      equals = header.indexOf('=', start);
+      if (equals === -1) break;
+    }
+    if (equals < end && header.slice(start, equals).trim() === name) {
       if (found !== undefined) return DUPLICATE;
       let value = header.slice(equals + 1, end).trim();
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))

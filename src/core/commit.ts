@@ -22,6 +22,9 @@ import { deriveSessionKey, generateToken, type Token } from './token.ts';
 /** The keys this request changed, including changes made inside values it read. */
 function changedKeys(state: SessionState): Set<string> {
   const keys = new Set(state.changed);
+  // A value checked at set() can still be changed through a reference the application kept.
+  for (const key of keys) if (Object.hasOwn(state.data, key)) assertJSON(state.data[key], key);
+  for (const [key, value] of Object.entries(state.flashOut)) assertJSON(value, `flash.${key}`);
   for (const [key, snapshot] of state.snapshots) {
     if (keys.has(key)) continue;
     const value = state.data[key];

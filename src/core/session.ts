@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { PithosError } from './errors.ts';
+import { DataError, PithosError } from './errors.ts';
 import { assertJSON } from './json.ts';
 import type { OpenedRecord } from './record.ts';
 import type { Token } from './token.ts';
@@ -75,6 +75,13 @@ export function newState(
 
 type Key<Data> = keyof Data & string;
 
+/** Refuses `__proto__`, which an assignment would turn into the data object's prototype. */
+function assertKey(key: string): void {
+  if (key === '__proto__') {
+    throw new DataError('DATA_NOT_JSON', 'a session key cannot be "__proto__"', key);
+  }
+}
+
 /**
  * One client's session: a map from the keys of `Data` to JSON values.
  *
@@ -100,7 +107,8 @@ export class Session<Data extends object> {
   /** The value of `key`, or `undefined`. Changes made inside it are saved at commit. */
   get<K extends Key<Data>>(key: K): Data[K] | undefined {
     const state = this.#state;
-    const value = state.data[key];
+    // Own keys only: `get('constructor')` must not reach Object.prototype.
+    const value = Object.hasOwn(state.data, key) ? state.data[key] : undefined;
     if (
       typeof value === 'object' &&
       value !== null &&
@@ -117,6 +125,7 @@ export class Session<Data extends object> {
    * leaving the session as it was. `Date` values are stored as ISO-8601 strings.
    */
   set<K extends Key<Data>>(key: K, value: Data[K]): void {
+    assertKey(key);
     assertJSON(value, key);
     const state = this.#state;
     state.data[key] = value;
@@ -204,6 +213,7 @@ export class Session<Data extends object> {
 
   /** Keeps a JSON value for the next request, where `getFlash` reads it once. */
   flash(key: string, value: unknown): void {
+    assertKey(key);
     assertJSON(value, `flash.${key}`);
     this.#state.flashOut[key] = value;
   }

@@ -1,0 +1,174 @@
+/** The memory store: bounded LRU, expiry and prune, the per-user index, key checks. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createSessionManager, type PithosError, StoreError } from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+import { fakeClock, SECRET, setup } from './helpers.ts';
+
+const key = (n: number): string => n.toString(16).padStart(64, '0');
+const bytes = (n: number): Uint8Array => Uint8Array.of(1, n);
+const later = { expiresAt: Number.MAX_SAFE_INTEGER };
+
+describe('memory store: bounds', () => {
+  it('evicts the least recently used record first; get and set refresh recency', async () => {
+    const store = memoryStore({ maxEntries: 3 });
+    for (const n of [1, 2, 3]) await store.set(key(n), bytes(n), later);
+    assert.deepEqual(await store.get(key(1)), bytes(1));
+    await store.set(key(4), bytes(4), later);
+    assert.equal(store.size, 3);
+    assert.equal(await store.get(key(2)), undefined, 'the least recently used went first');
+    await store.set(key(3), bytes(33), later);
+    await store.set(key(5), bytes(5), later);
+    assert.equal(await store.get(key(1)), undefined);
+    for (const n of [3, 4, 5]) assert.ok(await store.get(key(n)), `record ${n} kept`);
+  });
+
+  it('refuses a maxEntries that is not a positive whole number', () => {
+    for (const maxEntries of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => memoryStore({ maxEntries }), StoreError);
+    }
+  });
+});
+
+describe('memory store: expiry', () => {
+  it('never returns an expired record', async () => {
+    const clock = fakeClock();
+    const store = memoryStore({ clock: clock.read });
+    await store.set(key(1), bytes(1), { expiresAt: clock.now + 1000 });
+    assert.ok(await store.get(key(1)));
+    clock.advance(1);
+    assert.equal(await store.get(key(1)), undefined);
+    assert.equal(store.size, 0, 'removed as it was met');
+  });
+
+  it('prune removes expired records and says how many', async () => {
+    const clock = fakeClock();
+    const store = memoryStore({ clock: clock.read });
+    for (const n of [1, 2, 3])
+      await store.set(key(n), bytes(n), { expiresAt: clock.now + n * 1000 });
+    assert.equal(await store.prune(), 0);
+    clock.advance(2);
+    assert.equal(await store.prune(), 2);
+    assert.equal(store.size, 1);
+    assert.ok(await store.get(key(3)));
+    assert.equal(await store.prune(), 0);
+  });
+
+  it('the manager prunes through the store, and says when a store cannot', async () => {
+    const clock = fakeClock();
+    const store = memoryStore({ clock: clock.read });
+    const manager = createSessionManager({
+      store,
+      secret: SECRET,
+      clock: clock.read,
+      idleTimeout: 60,
+    });
+    const create = async (value: number) => {
+      const session = await manager.load(undefined);
+      session.set('a', value);
+      await manager.commit(session);
+    };
+    await create(1);
+    await create(2);
+    clock.advance(61);
+    await create(3);
+    assert.equal(store.size, 3);
+    assert.equal(await manager.prune(), 2);
+    assert.equal(store.size, 1);
+
+    const { manager: withoutPrune } = setup();
+    await assert.rejects(withoutPrune.prune(), (error: PithosError) => {
+      assert.equal(error.code, 'NOT_SUPPORTED');
+      assert.match(error.message, /memory store cannot prune/);
+      return true;
+    });
+  });
+});
+
+describe('memory store: compare-and-set', () => {
+  it('writes only over the expected bytes, treating absent as undefined', async () => {
+    const clock = fakeClock();
+    const store = memoryStore({ clock: clock.read });
+    const until = { expiresAt: clock.now + 1000 };
+    assert.equal(await store.compareAndSet(key(1), bytes(9), bytes(1), until), false);
+    assert.equal(await store.compareAndSet(key(1), undefined, bytes(1), until), true);
+    assert.equal(await store.compareAndSet(key(1), undefined, bytes(2), until), false);
+    assert.equal(await store.compareAndSet(key(1), bytes(2), bytes(3), until), false);
+    assert.equal(await store.compareAndSet(key(1), Uint8Array.of(1, 1), bytes(3), until), true);
+    assert.deepEqual(await store.get(key(1)), bytes(3));
+    clock.advance(1);
+    assert.equal(
+      await store.compareAndSet(key(1), undefined, bytes(4), { expiresAt: clock.now + 1 }),
+      true,
+    );
+  });
+});
+
+describe('memory store: per-user index', () => {
+  it('lists and deletes the live records of one user only', async () => {
+    const clock = fakeClock();
+    const store = memoryStore({ clock: clock.read });
+    const soon = clock.now + 1000;
+    await store.set(key(1), bytes(1), { expiresAt: soon, userKey: 'u-alice' });
+    await store.set(key(2), bytes(2), { expiresAt: soon + 5000, userKey: 'u-alice' });
+    await store.set(key(3), bytes(3), { expiresAt: soon, userKey: 'u-bob' });
+    await store.set(key(4), bytes(4), { expiresAt: soon });
+    assert.deepEqual((await store.listByUser('u-alice')).sort(), [key(1), key(2)]);
+    assert.deepEqual(await store.listByUser('u-nobody'), []);
+    clock.advance(1);
+    assert.deepEqual(await store.listByUser('u-alice'), [key(2)], 'expired records are not listed');
+    assert.equal(await store.deleteByUser('u-alice'), 1);
+    assert.equal(await store.get(key(2)), undefined);
+    assert.deepEqual(await store.listByUser('u-alice'), []);
+    assert.equal(await store.deleteByUser('u-alice'), 0);
+  });
+
+  it('follows a record that is rewritten for another user or deleted', async () => {
+    const store = memoryStore();
+    await store.set(key(1), bytes(1), { ...later, userKey: 'u-alice' });
+    await store.set(key(1), bytes(2), { ...later, userKey: 'u-bob' });
+    await store.set(key(2), bytes(3), { ...later, userKey: 'u-bob' });
+    assert.deepEqual(await store.listByUser('u-alice'), []);
+    await store.delete(key(2));
+    assert.deepEqual(await store.listByUser('u-bob'), [key(1)]);
+    assert.equal(await store.deleteByUser('u-bob'), 1);
+    assert.equal(store.size, 0);
+  });
+});
+
+describe('memory store: keys and lifecycle', () => {
+  const BAD = [
+    '',
+    'abc',
+    key(1).toUpperCase().replace(/0/g, 'A'),
+    `${key(1)}0`,
+    key(1).slice(1),
+    `${key(1).slice(0, 63)}g`,
+    `../${key(1).slice(3)}`,
+  ];
+
+  it('refuses keys that are not store keys', async () => {
+    const store = memoryStore();
+    for (const bad of BAD) {
+      const isInvalid = (error: StoreError) =>
+        error instanceof StoreError &&
+        error.code === 'STORE_KEY_INVALID' &&
+        error.store === 'memory';
+      await assert.rejects(store.get(bad), isInvalid);
+      await assert.rejects(store.set(bad, bytes(1), later), isInvalid);
+      await assert.rejects(store.delete(bad), isInvalid);
+      await assert.rejects(store.compareAndSet(bad, undefined, bytes(1), later), isInvalid);
+    }
+    assert.equal(store.size, 0);
+  });
+
+  it('deleting an absent record is a no-op, and close drops everything', async () => {
+    const store = memoryStore();
+    await store.delete(key(7));
+    await store.set(key(1), bytes(1), { ...later, userKey: 'u' });
+    await store.close();
+    assert.equal(store.size, 0);
+    assert.equal(await store.get(key(1)), undefined);
+    assert.deepEqual(await store.listByUser('u'), []);
+  });
+});
