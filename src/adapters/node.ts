@@ -56,22 +56,43 @@ export function requestAddress(
   return clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], isTrusted);
 }
 
+/** Applies the headers given to a held writeHead() now, and drops them from its arguments. */
+function applyWriteHeadHeaders(response: ServerResponse, args: unknown[]): void {
+  const index = args.findIndex((arg, i) => i > 0 && typeof arg === 'object' && arg !== null);
+  if (index === -1) return;
+  const headers = args.splice(index, 1)[0] as OutgoingHttpHeaders | unknown[];
+  const pairs: [unknown, unknown][] = [];
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+  } else {
+    pairs.push(...Object.entries(headers));
+  }
+  // As node:http does, they replace headers of the same name set before, except that every
+  // Set-Cookie they name is kept (node's own slow path keeps only the last of a repeated pair).
+  const cookies: unknown[] = [];
+  for (const [name, value] of pairs) {
+    if (!name) continue;
+    if (String(name).toLowerCase() === 'set-cookie') cookies.push(...[value].flat());
+    else response.setHeader(String(name), value as string);
+  }
+  if (cookies.length > 0) response.setHeader('set-cookie', cookies as string[]);
+}
+
 function addCookie(
   response: ServerResponse,
   setCookie: string,
   writeHeadArgs: unknown[] | undefined,
 ): void {
+  // Headers passed to writeHead() would replace those set here (Set-Cookie, Cache-Control, Vary):
+  // apply them first, so the session cookie and its caching headers come last and win.
+  if (writeHeadArgs !== undefined) applyWriteHeadHeaders(response, writeHeadArgs);
   response.appendHeader('set-cookie', setCookie);
   response.setHeader('cache-control', CACHE_CONTROL);
-  response.setHeader('vary', varyWithCookie(response.getHeader('vary') as string | undefined));
-  // Headers passed to writeHead() override those set before; keep the cookie if it names Set-Cookie.
-  const headers = writeHeadArgs?.find((arg) => typeof arg === 'object' && arg !== null) as
-    | OutgoingHttpHeaders
-    | undefined;
-  if (headers !== undefined && !Array.isArray(headers)) {
-    const key = Object.keys(headers).find((name) => name.toLowerCase() === 'set-cookie');
-    if (key !== undefined) headers[key] = [headers[key] ?? []].flat().map(String).concat(setCookie);
-  }
+  const vary = response.getHeader('vary');
+  response.setHeader(
+    'vary',
+    varyWithCookie(Array.isArray(vary) ? vary.join(', ') : vary?.toString()),
+  );
 }
 
 /**
@@ -83,39 +104,59 @@ export function commitBeforeHeaders(
   response: ServerResponse,
   commit: () => Promise<string | undefined>,
   onFailure: (error: unknown) => void,
-): { readonly isPristine: () => boolean; readonly release: () => void } {
+): {
+  readonly isPristine: () => boolean;
+  readonly hasEnded: () => boolean;
+  readonly release: () => void;
+} {
   const target = response as unknown as Record<Method, AnyFunction>;
   const originals = new Map<Method, AnyFunction>();
   const held: [Method, unknown[]][] = [];
   // armed: nothing written yet; holding: commit running; passing: calls go straight through;
   // absorbing: the commit failed and the error response went out, later calls are dropped.
   let phase: 'armed' | 'holding' | 'passing' | 'absorbing' = 'armed';
+  let ended = false;
   const call = (name: Method, args: unknown[]): unknown =>
     originals.get(name)?.apply(response, args);
+  const fail = (error: unknown): void => {
+    held.length = 0;
+    phase = 'passing';
+    try {
+      if (response.headersSent) {
+        console.error('pithos: response failed after its headers left', error);
+        response.destroy();
+      } else {
+        onFailure(error);
+      }
+    } finally {
+      phase = 'absorbing';
+    }
+  };
   const run = async (): Promise<void> => {
     let setCookie: string | undefined;
     try {
       setCookie = await commit();
     } catch (error) {
-      held.length = 0;
-      phase = 'passing';
-      try {
-        onFailure(error);
-      } finally {
-        phase = 'absorbing';
-      }
+      fail(error);
       return;
     }
     phase = 'passing';
-    const writeHeadArgs = held.find(([name]) => name === 'writeHead')?.[1];
-    if (setCookie !== undefined && !response.headersSent)
-      addCookie(response, setCookie, writeHeadArgs);
-    for (const [name, args] of held.splice(0)) call(name, args);
+    try {
+      const writeHeadArgs = held.find(([name]) => name === 'writeHead')?.[1];
+      if (setCookie !== undefined && !response.headersSent)
+        addCookie(response, setCookie, writeHeadArgs);
+      for (const [name, args] of held.splice(0)) call(name, args);
+    } catch (error) {
+      // A held call node rejects (an invalid header, say) throws only now, outside the handler:
+      // answer through the error path instead of leaving an unhandled rejection.
+      fail(error);
+    }
   };
   // The wrappers stay in place (never deleted), so middleware that wrapped them later keeps working.
   for (const name of METHODS) {
     originals.set(name, target[name]);
     target[name] = (...args: unknown[]) => {
+      if (name === 'end') ended = true;
       if (phase === 'passing') return call(name, args);
       if (phase === 'absorbing') return name === 'write' ? false : response;
       held.push([name, args]);
@@ -128,6 +169,7 @@ export function commitBeforeHeaders(
   }
   return {
     isPristine: () => phase === 'armed',
+    hasEnded: () => ended,
     release: () => {
       if (phase === 'armed') phase = 'passing';
     },
@@ -195,7 +237,8 @@ export function withSession<Data extends object>(
         fail(error);
       } else {
         console.error('pithos: handler threw after it began to respond', error);
-        if (!response.writableEnded) response.end();
+        // Cut the response off: ending it would present a partial body as complete.
+        if (!attached.hook.hasEnded()) response.destroy();
       }
     }
   };
