@@ -115,6 +115,7 @@ export async function commitSession(
   state: SessionState,
 ): Promise<string | undefined> {
   if (state.destroyed) return context.clearCookie;
+  if (state.vanished) return undefined;
   const retired = state.retired.splice(0);
   for (const key of retired) await guard(context, 'delete', () => context.store.delete(key));
   const keys = changedKeys(state);
@@ -173,10 +174,12 @@ export async function commitSession(
     const reopened =
       latest === undefined ? undefined : openRecord(context.crypto, context.keyring, token, latest);
     if (reopened === undefined || typeof reopened === 'string') {
-      // The record was destroyed (or replaced by something this session cannot open) while this
-      // request ran: a destroy wins, so the session is not brought back.
-      state.destroyed = true;
-      return context.clearCookie;
+      // The record was destroyed or regenerated (or replaced by something this session cannot
+      // open) while this request ran: a destroy wins, so the session is not brought back. No
+      // clearing cookie either: after a concurrent login's regenerate, it could land after the
+      // new cookie and log the browser out.
+      state.vanished = true;
+      return undefined;
     }
     base = reopened;
     expected = latest;

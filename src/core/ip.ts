@@ -116,6 +116,17 @@ export function compileTrustProxy(trust: TrustProxy | undefined): (address: stri
     );
 }
 
+/** A forwarded hop without the port some proxies add (`1.2.3.4:5678`, `[2001:db8::1]:443`). */
+function withoutPort(hop: string): string {
+  const text = hop.trim();
+  if (text.startsWith('['))
+    return text.slice(1, text.indexOf(']') === -1 ? undefined : text.indexOf(']'));
+  const colon = text.indexOf(':');
+  return colon !== -1 && colon === text.lastIndexOf(':') && text.includes('.')
+    ? text.slice(0, colon)
+    : text;
+}
+
 /**
  * The client address: the socket's peer, unless that peer is a trusted proxy, in which case the
  * `X-Forwarded-For` hops are read from the right, past every trusted proxy. `X-Forwarded-For` is
@@ -132,7 +143,7 @@ export function clientAddress(
     ',',
   );
   for (let i = hops.length - 1; i >= 0 && isTrusted(address); i--) {
-    const hop = normalizeIP(hops[i] as string);
+    const hop = normalizeIP(withoutPort(hops[i] as string));
     if (hop === undefined) break;
     address = hop;
   }

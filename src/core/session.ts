@@ -33,6 +33,8 @@ export interface SessionState {
   /** Write at the next commit even if no data changed (regenerate, setDuration). */
   forceWrite: boolean;
   destroyed: boolean;
+  /** The record disappeared under a concurrent destroy or regenerate: never write it again. */
+  vanished: boolean;
   /** Send a Set-Cookie at the next commit (a token was issued or rotated). */
   issueCookie: boolean;
 }
@@ -69,6 +71,7 @@ export function newState(
     flashRead: new Set(),
     forceWrite: false,
     destroyed: false,
+    vanished: false,
     issueCookie: false,
   };
 }

@@ -58,12 +58,30 @@ for (const withCAS of [true, false]) {
       await fixture.manager.destroy(loggingOut);
       other.set('late', 'write');
       const setCookie = await fixture.manager.commit(other);
-      assert.equal(setCookie, fixture.manager.clearCookie());
-      assert.match(setCookie ?? '', /Max-Age=0/);
+      assert.equal(setCookie, undefined, 'no cookie: a clearing one could undo a concurrent login');
+      other.set('later', 'again');
+      assert.equal(await fixture.manager.commit(other), undefined);
       assert.equal(await fixture.memory.get(storeKey), undefined);
       const after = await fixture.manager.load(cookie);
       assert.equal(after.isNew, true);
       assert.equal(after.get('user'), undefined);
+    });
+
+    it('a commit racing a regenerate (a login) sends no cookie that could log the browser out', async () => {
+      const fixture = setup({ withCAS });
+      const { cookie } = await storedSession(fixture, { user: 'anon' });
+      const login = await fixture.manager.load(cookie);
+      const other = await fixture.manager.load(cookie);
+      await fixture.manager.regenerate(login);
+      login.set('user', 'alice');
+      const loginCookie = await fixture.manager.commit(login);
+      assert.ok(loginCookie !== undefined);
+      other.set('late', 'write');
+      assert.equal(await fixture.manager.commit(other), undefined);
+      const fresh = await fixture.manager.load(loginCookie.split(';')[0]);
+      assert.equal(fresh.get('user'), 'alice');
+      assert.equal(fresh.get('late' as 'user'), undefined, 'the old session is not written back');
+      assert.equal((await fixture.manager.load(cookie)).isNew, true);
     });
   });
 }

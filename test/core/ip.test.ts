@@ -157,6 +157,12 @@ describe('clientAddress with compileTrustProxy', () => {
     assert.equal(clientAddress('2001:db8:ffff:1::1', '10.2.2.2', trusted), '10.2.2.2');
   });
 
+  it('drops the port some proxies add to a hop', () => {
+    assert.equal(clientAddress('10.0.0.1', '203.0.113.5:5678', trusted), '203.0.113.5');
+    assert.equal(clientAddress('10.0.0.1', '[2001:db8::7]:443', trusted), '2001:db8:0:0:0:0:0:7');
+    assert.equal(clientAddress('10.0.0.1', '2001:db8::7', trusted), '2001:db8:0:0:0:0:0:7');
+  });
+
   it('stops at a garbage hop and never returns it', () => {
     assert.equal(clientAddress('10.0.0.1', 'evil, <script>', trusted), '10.0.0.1');
     assert.equal(clientAddress('10.0.0.1', '6.6.6.6, unknown, 10.0.0.2', trusted), '10.0.0.2');
