@@ -126,6 +126,31 @@ export function registerContractTests(runner: TestRunner, options: StoreConforma
     });
   });
 
+  it('prune from several app instances at once is safe', async () => {
+    const stores = await Promise.all([options.createStore(), options.createStore()]);
+    try {
+      const prunes = stores.map((store) => store.prune?.bind(store));
+      const [first] = stores;
+      if (first === undefined || prunes.some((prune) => prune === undefined)) return;
+      const expired = Array.from({ length: 20 }, randomStoreKey);
+      const live = randomStoreKey();
+      for (const key of expired)
+        await first.set(key, randomRecord(), { expiresAt: Date.now() - 1000 });
+      await first.set(live, randomRecord(), { expiresAt: later() });
+      const counts = await Promise.all(prunes.map((prune) => (prune as () => Promise<number>)()));
+      check(
+        counts.every((count) => Number.isInteger(count) && count >= 0),
+        'prune did not return counts',
+      );
+      for (const key of expired)
+        check((await first.get(key)) === undefined, 'expired record survived prune');
+      check((await first.get(live)) !== undefined, 'concurrent prunes removed a live record');
+      await first.delete(live);
+    } finally {
+      for (const store of stores) await options.closeStore?.(store);
+    }
+  });
+
   it('prune removes expired records, keeps live ones, and returns how many it removed', async () => {
     await withStore(options, async (store) => {
       const prune = store.prune?.bind(store);

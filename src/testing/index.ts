@@ -17,12 +17,29 @@
 import * as nodeTest from 'node:test';
 import type { Store } from '../core/store.ts';
 import { registerContractTests } from './contract.ts';
+import { registerOutageTests } from './outage.ts';
 import { registerSessionTests } from './sessions.ts';
 
 /** The `describe`/`it` pair of a test runner. */
 export interface TestRunner {
   describe(name: string, body: () => void): unknown;
   it(name: string, body: () => Promise<void> | void): unknown;
+}
+
+/** A back-end the outage test may stop and start. */
+export interface StoreOutage {
+  /** Stops the back-end (the process, or its listener), so that connections fail. */
+  stop(): Promise<void>;
+  /** Starts it again on the same address. */
+  start(): Promise<void>;
+  /** Makes the store to test, connected to this back-end. Default: `createStore`. */
+  createStore?: () => Store | Promise<Store>;
+  /** Closes that store. Default: `closeStore`. */
+  closeStore?: (store: Store) => Promise<void> | void;
+  /** How long an operation may take to fail while the back-end is down. Default 5000 ms. */
+  failWithinMs?: number;
+  /** How long the store may take to work again after `start`. Default 10 000 ms. */
+  recoverWithinMs?: number;
 }
 
 /** Options of `describeStoreConformance`. */
@@ -38,6 +55,11 @@ export interface StoreConformanceOptions {
   dump?: () => Promise<string | Uint8Array>;
   /** `true` when expired records vanish by themselves (native TTL), so `prune` may find fewer. */
   nativeExpiry?: boolean;
+  /**
+   * How to stop and restart the back-end (a dedicated instance, not a shared one), to check that
+   * operations fail in bounded time with a `StoreError` while it is down and work again after.
+   */
+  outage?: StoreOutage;
   /** The test runner. Default: `node:test`. */
   runner?: TestRunner;
 }
@@ -52,5 +74,6 @@ export function describeStoreConformance(name: string, options: StoreConformance
   runner.describe(`${name}: store conformance`, () => {
     registerContractTests(runner, options);
     registerSessionTests(runner, options);
+    registerOutageTests(runner, options);
   });
 }
