@@ -18,6 +18,7 @@ import {
 } from './record.ts';
 import type { SessionState } from './session.ts';
 import { deriveSessionKey, generateToken, type Token } from './token.ts';
+import { type UserBinding, writeDevice } from './user.ts';
 
 /** The keys this request changed, including changes made inside values it read. */
 function changedKeys(state: SessionState): Set<string> {
@@ -65,7 +66,8 @@ function mergeOnto(
   };
   const ip = base?.meta.ip ?? (context.options.binding ? state.ip : undefined);
   if (ip !== undefined) meta.ip = ip;
-  if (base?.meta.u !== undefined) meta.u = base.meta.u;
+  const user = state.userChanged ? state.user : base?.meta.u;
+  if (user !== undefined) meta.u = user;
   if (Object.keys(flashes).length > 0) meta.f = flashes;
   return { meta, data };
 }
@@ -109,6 +111,26 @@ function sessionKeyFor(
   return deriveSessionKey(context.crypto, sealing, token);
 }
 
+/**
+ * Writes the device record of a logged-in session when the login changed, the session got a new
+ * token, or its "last seen" is older than the touch interval; on stores with a per-user index only.
+ */
+async function refreshDevice(
+  context: ManagerContext,
+  state: SessionState,
+  token: Token,
+  meta: RecordMeta,
+  now: number,
+): Promise<void> {
+  const user = meta.u as UserBinding | undefined;
+  if (user === undefined || context.store.listByUser === undefined) return;
+  const isStale = now - (user.d ?? 0) >= context.options.touchIntervalMs;
+  if (!state.userChanged && token === state.token && !isStale) return;
+  const binding = { ...user, d: now };
+  meta.u = binding;
+  await writeDevice(context, token.storeKey, { c: meta.c, x: meta.x, u: binding }, state, now);
+}
+
 /** Writes the session if it must be written; returns the `Set-Cookie` value to send, if any. */
 export async function commitSession(
   context: ManagerContext,
@@ -124,8 +146,10 @@ export async function commitSession(
   const touch = opened !== undefined && now - opened.meta.t >= context.options.touchIntervalMs;
   const hasData = Object.keys(state.data).length > 0 || Object.keys(state.flashOut).length > 0;
   const isStored = state.record !== undefined || opened !== undefined;
-  const mustWrite = keys.size > 0 || hasFlashChanges(state) || state.forceWrite || touch;
-  if (!mustWrite || (!isStored && !hasData))
+  const mustWrite =
+    keys.size > 0 || hasFlashChanges(state) || state.forceWrite || state.userChanged || touch;
+  const isWanted = hasData || state.issueCookie || state.userChanged;
+  if (!mustWrite || (!isStored && !isWanted))
     return retired.length > 0 ? context.clearCookie : undefined;
 
   let base = opened;
@@ -133,6 +157,7 @@ export async function commitSession(
   for (let attempt = 0; attempt < context.options.maxCommitAttempts; attempt++) {
     const token = state.token ?? generateToken(context.crypto);
     const { meta, data } = mergeOnto(context, state, base, keys, now);
+    await refreshDevice(context, state, token, meta, now);
     const payload = encodePayload(meta, data);
     if (payload.length > context.options.maxDataBytes) {
       throw new DataError(
@@ -145,8 +170,7 @@ export async function commitSession(
     const expiry = expiresAt(meta);
     if (await write(context, token.storeKey, expected, record, expiry)) {
       const isNewToken = token !== state.token;
-      if (isNewToken && expected === undefined && base === undefined)
-        emitFor(context, 'created', token, {});
+      if (state.record === undefined && base === undefined) emitFor(context, 'created', token, {});
       if (base !== undefined && base.serverKey !== context.keyring.sealing) {
         emitFor(context, 'rotated', token, { cause: 'secret' });
       }
@@ -159,6 +183,8 @@ export async function commitSession(
         flashIn: {},
         flashOut: {},
         forceWrite: false,
+        user: meta.u as UserBinding | undefined,
+        userChanged: false,
       });
       state.changed.clear();
       state.snapshots.clear();

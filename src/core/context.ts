@@ -55,3 +55,17 @@ export function emitFor<K extends keyof SessionEvents>(
     ...(session === undefined ? {} : { session }),
   } as SessionEvents[K]);
 }
+
+const contexts = new WeakMap<object, ManagerContext>();
+
+/** Remembers the context behind a manager object, for `pithos/auth`. */
+export function registerContext(manager: object, context: ManagerContext): void {
+  contexts.set(manager, context);
+}
+
+/** The context behind a manager created by `createSessionManager`. */
+export function contextOf(manager: object): ManagerContext {
+  const context = contexts.get(manager);
+  if (context === undefined) throw new TypeError('not a manager made by createSessionManager()');
+  return context;
+}

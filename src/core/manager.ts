@@ -8,23 +8,27 @@
 import { serializeClearCookie } from '../cookie/options.ts';
 import { readCookie } from '../cookie/parse.ts';
 import { commitSession } from './commit.ts';
-import { emitFor, guard, type ManagerContext } from './context.ts';
+import { emitFor, guard, type ManagerContext, registerContext } from './context.ts';
 import { cryptoProvider } from './crypto.ts';
 import { ConfigError, PithosError } from './errors.ts';
 import { Emitter, type RejectReason, type SessionEvents, type SessionListener } from './events.ts';
 import { normalizeIP, sameNetwork } from './ip.ts';
 import type { JSONOnly, JSONValue } from './json.ts';
 import { createKeyring } from './keyring.ts';
+import { destroyState, regenerateState } from './lifecycle.ts';
 import { resolveOptions, type SessionManagerOptions } from './options.ts';
 import { expiresAt, openRecord, RECORD_OVERHEAD } from './record.ts';
-import { newState, Session, stateOf } from './session.ts';
+import { newState, Session, type SessionOrigin, stateOf } from './session.ts';
 import type { Store } from './store.ts';
 import { parseToken, type Token } from './token.ts';
+import { removeSession } from './user.ts';
 
 /** Options of `manager.load`. */
 export interface LoadOptions {
   /** The client address (from the socket, or from trusted proxies). Required when `bindIP` is on. */
   ip?: string | undefined;
+  /** The request's `User-Agent` header, shown coarsely in `pithos/auth`'s device list. */
+  userAgent?: string | undefined;
 }
 
 /** Ties sessions of one data type to a store and to the request/response. */
@@ -89,10 +93,10 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
   function reject(
     reason: RejectReason,
     token: Token | undefined,
-    ip: string | undefined,
+    origin: SessionOrigin,
   ): Session<Data> {
     emitFor(context, 'rejected', token, { reason });
-    return new Session(newState(ip));
+    return new Session(newState(origin));
   }
 
   async function load(
@@ -104,21 +108,22 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     if (resolved.binding !== undefined && ip === undefined) {
       throw new ConfigError('bindIP is on: pass the client address to load(cookie, { ip })');
     }
+    const origin: SessionOrigin = { context, ip, userAgent: loadOptions.userAgent };
     const cookie = readCookie(cookieHeader, resolved.cookie.name);
-    if (cookie.status === 'absent') return new Session(newState(ip));
-    if (cookie.status === 'duplicate') return reject('duplicate-cookie', undefined, ip);
+    if (cookie.status === 'absent') return new Session(newState(origin));
+    if (cookie.status === 'duplicate') return reject('duplicate-cookie', undefined, origin);
     const token = parseToken(crypto, cookie.value);
-    if (token === undefined) return reject('malformed', undefined, ip);
+    if (token === undefined) return reject('malformed', undefined, origin);
     const record = await guard(context, 'get', () => context.store.get(token.storeKey));
-    if (record === undefined) return reject('unknown', token, ip);
-    if (!(record instanceof Uint8Array)) return reject('corrupt', token, ip);
-    if (record.length > maxRecordBytes) return reject('oversized', token, ip);
+    if (record === undefined) return reject('unknown', token, origin);
+    if (!(record instanceof Uint8Array)) return reject('corrupt', token, origin);
+    if (record.length > maxRecordBytes) return reject('oversized', token, origin);
     const opened = openRecord(crypto, context.keyring, token, record);
-    if (typeof opened === 'string') return reject(opened, token, ip);
+    if (typeof opened === 'string') return reject(opened, token, origin);
     if (resolved.clock() >= expiresAt(opened.meta)) {
-      await guard(context, 'delete', () => context.store.delete(token.storeKey));
+      await removeSession(context, token.storeKey, opened.meta.u !== undefined);
       emitFor(context, 'expired', token, {});
-      return new Session(newState(ip));
+      return new Session(newState(origin));
     }
     const bound = opened.meta.ip;
     if (
@@ -126,45 +131,20 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
       bound !== undefined &&
       !sameNetwork(bound, ip as string, resolved.binding)
     ) {
-      return reject('ip-mismatch', token, ip);
+      return reject('ip-mismatch', token, origin);
     }
     emitFor(context, 'loaded', token, {});
-    return new Session(newState(ip, opened, token, record));
+    return new Session(newState(origin, opened, token, record));
   }
 
-  async function regenerate(session: Session<Data>): Promise<void> {
-    const state = stateOf(session);
-    if (state.destroyed) return;
-    const old = state.token;
-    if (old !== undefined && state.record !== undefined) {
-      await guard(context, 'delete', () => context.store.delete(old.storeKey));
-      emitFor(context, 'rotated', old, { cause: 'regenerate' });
-      state.forceWrite = true;
-    }
-    state.token = undefined;
-    state.record = undefined;
-  }
-
-  async function destroy(session: Session<Data>): Promise<void> {
-    const state = stateOf(session);
-    const token = state.token;
-    if (token !== undefined && state.record !== undefined && !state.destroyed) {
-      await guard(context, 'delete', () => context.store.delete(token.storeKey));
-      emitFor(context, 'destroyed', token, {});
-    }
-    for (const key of state.retired.splice(0))
-      await guard(context, 'delete', () => context.store.delete(key));
-    state.destroyed = true;
-  }
-
-  return {
+  const manager: SessionManager<Data> = {
     cookieName: resolved.cookie.name,
     cryptoName: crypto.name,
     store: options.store,
     load,
     commit: (session) => commitSession(context, stateOf(session)),
-    regenerate,
-    destroy,
+    regenerate: (session) => regenerateState(stateOf(session)),
+    destroy: (session) => destroyState(stateOf(session)),
     async prune() {
       const store = context.store;
       const prune = store.prune?.bind(store);
@@ -177,4 +157,6 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     on: (type, listener) => context.events.on(type, listener),
     clearCookie: () => context.clearCookie,
   };
+  registerContext(manager, context);
+  return manager;
 }

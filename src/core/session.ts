@@ -4,10 +4,13 @@
  *
  * @module
  */
+
+import type { ManagerContext } from './context.ts';
 import { DataError, PithosError } from './errors.ts';
 import { assertJSON } from './json.ts';
 import type { OpenedRecord } from './record.ts';
 import type { Token } from './token.ts';
+import { deviceStoreKey, type UserBinding } from './user.ts';
 
 /** What the manager knows about a session beyond its data. Internal. */
 export interface SessionState {
@@ -37,6 +40,21 @@ export interface SessionState {
   vanished: boolean;
   /** Send a Set-Cookie at the next commit (a token was issued or rotated). */
   issueCookie: boolean;
+  /** The manager this session belongs to. */
+  context: ManagerContext;
+  /** The client's User-Agent header, for the device list of `pithos/auth`. */
+  userAgent: string | undefined;
+  /** The logged-in user, if any (sealed as `meta.u`). */
+  user: UserBinding | undefined;
+  /** `user` was changed in this request (login, logout, keepLogin, elevate). */
+  userChanged: boolean;
+}
+
+/** Where a session comes from: its manager and the request's client. */
+export interface SessionOrigin {
+  readonly context: ManagerContext;
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the manager reads the state of sessions of any data type
@@ -51,7 +69,7 @@ export function stateOf(session: AnySession): SessionState {
 
 /** A new state, for a fresh session or one opened from a record. */
 export function newState(
-  ip: string | undefined,
+  origin: SessionOrigin,
   opened?: OpenedRecord,
   token?: Token,
   record?: Uint8Array,
@@ -63,7 +81,7 @@ export function newState(
     token,
     record,
     opened,
-    ip,
+    ip: origin.ip,
     retired: [],
     duration: undefined,
     flashIn: opened?.meta.f ?? {},
@@ -73,6 +91,10 @@ export function newState(
     destroyed: false,
     vanished: false,
     issueCookie: false,
+    context: origin.context,
+    userAgent: origin.userAgent,
+    user: opened?.meta.u as UserBinding | undefined,
+    userChanged: false,
   };
 }
 
@@ -209,9 +231,13 @@ export class Session<Data extends object> {
    */
   reset(): void {
     const state = this.#state;
-    if (state.token !== undefined && state.record !== undefined)
+    if (state.token !== undefined && state.record !== undefined) {
       state.retired.push(state.token.storeKey);
-    Object.assign(state, newState(state.ip), { retired: state.retired });
+      if (state.user !== undefined && state.context.store.listByUser !== undefined) {
+        state.retired.push(deviceStoreKey(state.context, state.token.storeKey));
+      }
+    }
+    Object.assign(state, newState(state), { retired: state.retired });
   }
 
   /** Keeps a JSON value for the next request, where `getFlash` reads it once. */
