@@ -101,13 +101,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function sessionKeyFor(
   context: ManagerContext,
-  state: SessionState,
   token: Token,
   base: OpenedRecord | undefined,
 ): Uint8Array {
   const sealing = context.keyring.sealing;
-  if (base !== undefined && base.serverKey === sealing && token === state.token)
+  // The key derived when the record was opened serves only the same token and server key.
+  if (base !== undefined && base.serverKey === sealing && base.storeKey === token.storeKey) {
     return base.sessionKey;
+  }
   return deriveSessionKey(context.crypto, sealing, token);
 }
 
@@ -147,7 +148,12 @@ export async function commitSession(
   const hasData = Object.keys(state.data).length > 0 || Object.keys(state.flashOut).length > 0;
   const isStored = state.record !== undefined || opened !== undefined;
   const mustWrite =
-    keys.size > 0 || hasFlashChanges(state) || state.forceWrite || state.userChanged || touch;
+    keys.size > 0 ||
+    hasFlashChanges(state) ||
+    state.forceWrite ||
+    state.userChanged ||
+    state.issueCookie ||
+    touch;
   const isWanted = hasData || state.issueCookie || state.userChanged;
   if (!mustWrite || (!isStored && !isWanted))
     return retired.length > 0 ? context.clearCookie : undefined;
@@ -165,7 +171,7 @@ export async function commitSession(
         `session data takes ${payload.length} bytes, more than maxDataBytes (${context.options.maxDataBytes})`,
       );
     }
-    const sessionKey = sessionKeyFor(context, state, token, base);
+    const sessionKey = sessionKeyFor(context, token, base);
     const record = sealRecord(context.crypto, context.keyring.sealing, sessionKey, payload);
     const expiry = expiresAt(meta);
     if (await write(context, token.storeKey, expected, record, expiry)) {
@@ -178,7 +184,13 @@ export async function commitSession(
         data,
         token,
         record,
-        opened: { meta, data, serverKey: context.keyring.sealing, sessionKey },
+        opened: {
+          meta,
+          data,
+          serverKey: context.keyring.sealing,
+          sessionKey,
+          storeKey: token.storeKey,
+        },
         duration: undefined,
         flashIn: {},
         flashOut: {},

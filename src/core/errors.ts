@@ -19,7 +19,8 @@ export type PithosErrorCode =
   | 'STORE_FAILED'
   | 'STORE_CONFLICT'
   | 'STORE_KEY_INVALID'
-  | 'NOT_SUPPORTED';
+  | 'NOT_SUPPORTED'
+  | 'SESSION_DESTROYED';
 
 /** Options shared by every pithos error. */
 export interface PithosErrorOptions {

@@ -48,6 +48,8 @@ export interface OpenedRecord {
   readonly serverKey: ServerKey;
   /** The session key under that server key. */
   readonly sessionKey: Uint8Array;
+  /** The store key of the token it was opened with: the session key belongs to that token. */
+  readonly storeKey: string;
 }
 
 /** Why a record did not open. */
@@ -128,5 +130,5 @@ export function openRecord(
   if (decoded === undefined) return 'corrupt';
   // A literal, not `{ ...decoded, serverKey, sessionKey }`: that spread takes V8's slow path and
   // cost more than the secretbox open on every load (docs/BENCHMARKS.md).
-  return { meta: decoded.meta, data: decoded.data, serverKey, sessionKey };
+  return { meta: decoded.meta, data: decoded.data, serverKey, sessionKey, storeKey: token.storeKey };
 }

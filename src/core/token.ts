@@ -75,7 +75,11 @@ export function deriveSessionKey(
  * A keyed hash that names a session in events and logs without revealing anything that could be
  * turned back into its cookie or store key.
  */
-export function sessionHandle(crypto: CryptoProvider, serverKey: ServerKey, token: Token): string {
+export function sessionHandle(
+  crypto: CryptoProvider,
+  serverKey: ServerKey,
+  token: Pick<Token, 'storeKeyBytes'>,
+): string {
   return toHex(crypto.hash(concatBytes(HANDLE_LABEL, token.storeKeyBytes), 16, serverKey.master));
 }
 

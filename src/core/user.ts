@@ -37,6 +37,8 @@ export interface UserBinding {
 export interface DeviceInfo {
   /** The session's store key. */
   s: string;
+  /** The user ID, checked when listing (so a moved index entry shows nothing). */
+  u: string;
   /** Created at (ms). */
   c: number;
   /** Last seen (ms), updated at most once per touch interval. */
@@ -135,7 +137,8 @@ export function openDevice(
   if (payload === undefined) return undefined;
   try {
     const device = JSON.parse(fromUTF8(payload)) as DeviceInfo;
-    return typeof device.s === 'string' && typeof device.c === 'number' ? device : undefined;
+    const isValid = typeof device.s === 'string' && typeof device.u === 'string' && typeof device.c === 'number';
+    return isValid ? device : undefined;
   } catch {
     return undefined;
   }
@@ -165,7 +168,7 @@ export async function writeDevice(
   origin: { ip: string | undefined; userAgent: string | undefined },
   now: number,
 ): Promise<void> {
-  const device: DeviceInfo = { s: storeKey, c: meta.c, t: now };
+  const device: DeviceInfo = { s: storeKey, u: meta.u.i, c: meta.c, t: now };
   const agent = coarseUserAgent(origin.userAgent);
   if (agent !== undefined) device.ua = agent;
   if (meta.u.p === true && origin.ip !== undefined) device.ip = origin.ip;

@@ -24,6 +24,7 @@ const expected: Record<string, string[]> = {
   'pithos/node': ['withSession', 'attachSession', 'commitBeforeHeaders'],
   'pithos/testing': ['describeStoreConformance'],
   'pithos/errors': ['PithosError', 'ConfigError', 'DataError', 'StoreError'],
+  'pithos/auth': ['login', 'logout', 'checkSession', 'keepLogin', 'listSessions', 'csrfToken'],
 };
 
 describe('the built package', () => {

@@ -1,0 +1,4 @@
+import { memoryStore } from '../../src/stores/memory.ts';
+import { describeAuth } from './suite.ts';
+
+describeAuth('memory', { createStore: () => memoryStore() });
