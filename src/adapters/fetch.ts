@@ -82,7 +82,10 @@ export function withSession<Data extends object>(
     try {
       const peer = options.peerAddress?.(request);
       const ip = clientAddress(peer, request.headers.get('x-forwarded-for'), isTrusted);
-      const session = await manager.load(request.headers.get('cookie'), { ip });
+      const session = await manager.load(request.headers.get('cookie'), {
+        ip,
+        userAgent: request.headers.get('user-agent') ?? undefined,
+      });
       const response = await handler(request, session);
       const setCookie = await manager.commit(session);
       return setCookie === undefined ? response : withSetCookie(response, setCookie);

@@ -98,12 +98,14 @@ function addCookie(
 /**
  * Holds back the first `writeHead`/`write`/`end`/`flushHeaders` of a response until `commit`
  * resolves, then adds its `Set-Cookie` and replays the calls in order: a redirect never leaves
- * before the store write. If `commit` fails, the held calls are dropped and `onFailure` answers.
+ * before the store write. If `commit` fails, the held calls are dropped and `onFailure` answers;
+ * the response's later calls are dropped too, unless `onFailure` returns `'pass'` to let them
+ * through (for an error handler that answers later, such as Express's).
  */
 export function commitBeforeHeaders(
   response: ServerResponse,
   commit: () => Promise<string | undefined>,
-  onFailure: (error: unknown) => void,
+  onFailure: (error: unknown) => 'pass' | undefined | void,
 ): {
   readonly isPristine: () => boolean;
   readonly hasEnded: () => boolean;
@@ -121,15 +123,16 @@ export function commitBeforeHeaders(
   const fail = (error: unknown): void => {
     held.length = 0;
     phase = 'passing';
+    let after: 'pass' | undefined | void;
     try {
       if (response.headersSent) {
         console.error('pithos: response failed after its headers left', error);
         response.destroy();
       } else {
-        onFailure(error);
+        after = onFailure(error);
       }
     } finally {
-      phase = 'absorbing';
+      phase = after === 'pass' ? 'passing' : 'absorbing';
     }
   };
   const run = async (): Promise<void> => {
@@ -188,6 +191,7 @@ export async function attachSession<Data extends object>(
 ): Promise<{ session: Session<Data>; hook: ReturnType<typeof commitBeforeHeaders> }> {
   const session = await manager.load(request.headers.cookie, {
     ip: requestAddress(request, options.isTrusted),
+    userAgent: request.headers['user-agent'],
   });
   const hook = commitBeforeHeaders(response, () => manager.commit(session), options.onError);
   return { session, hook };
