@@ -132,6 +132,15 @@ async function refreshDevice(
   await writeDevice(context, token.storeKey, { c: meta.c, x: meta.x, u: binding }, state, now);
 }
 
+/**
+ * A short random pause after a lost compare-and-set, growing with the attempts (at most 32 ms):
+ * without it, N concurrent commits of one session retry in lockstep and cost N²/2 writes.
+ */
+function backOff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(2 ** attempt, 32);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Writes the session if it must be written; returns the `Set-Cookie` value to send, if any. */
 export async function commitSession(
   context: ManagerContext,
@@ -221,6 +230,7 @@ export async function commitSession(
     }
     base = reopened;
     expected = latest;
+    await backOff(attempt);
   }
   throw new StoreError(
     context.store.name,

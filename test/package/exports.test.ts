@@ -25,6 +25,7 @@ const expected: Record<string, string[]> = {
   'pithos/testing': ['describeStoreConformance'],
   'pithos/errors': ['PithosError', 'ConfigError', 'DataError', 'StoreError'],
   'pithos/auth': ['login', 'logout', 'checkSession', 'keepLogin', 'listSessions', 'csrfToken'],
+  'pithos/redis': ['redisStore'],
 };
 
 describe('the built package', () => {

@@ -1,0 +1,271 @@
+/**
+ * The Redis store: sealed records in Redis or Redis Cluster, expired by Redis itself. Available
+ * from `pithos/redis`.
+ *
+ * Bring your own connected client: node-redis v5+ (`createClient`, `createCluster`) or ioredis
+ * v5+ (`new Redis`, `new Cluster`); Redis 6.2 or later. Key layout, under `prefix`:
+ * - `${prefix}${storeKey}`: the sealed record, a binary string with a TTL up to its expiry;
+ * - `${prefix}user:${userKey}`: the per-user index, a sorted set of store keys scored by expiry,
+ *   itself with a TTL a little past its latest member's.
+ *
+ * Every command touches one key, so nothing here needs keys to share a hash slot in Cluster.
+ *
+ * @module
+ */
+import { ConfigError, StoreError } from '../core/errors.ts';
+import type { Store, StoreSetOptions } from '../core/store.ts';
+import { isStoreKey } from '../core/token.ts';
+import {
+  type RedisClient,
+  type RedisConnection,
+  redisConnection,
+  redisScript,
+} from './redis-client.ts';
+
+export type {
+  IORedisClient,
+  NodeRedisClient,
+  NodeRedisCluster,
+  NodeRedisCommandOptions,
+  RedisArgument,
+  RedisClient,
+} from './redis-client.ts';
+
+/** Options of `redisStore`. */
+export interface RedisStoreOptions {
+  /**
+   * Your connected client: a node-redis v5+ client or cluster, or an ioredis v5+ `Redis` or
+   * `Cluster`. The store never connects, closes or configures it: its own options decide how
+   * fast a command fails while Redis is down (see `docs/stores/redis.md`). Required.
+   *
+   * @example `createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true })`
+   */
+  client: RedisClient;
+  /**
+   * Prepended to every key the store writes. Avoid `{…}` in it: a hash tag would put every key
+   * in one Cluster slot. Default `'pithos:'`.
+   *
+   * @example `'shop:sessions:'`
+   */
+  prefix?: string;
+  /**
+   * Most milliseconds one store operation may take; past it, it fails with a `StoreError`
+   * whatever the client's own settings, so no request hangs on a Redis that does not answer.
+   * Default `2000`.
+   *
+   * @example `500`
+   */
+  timeoutMs?: number;
+}
+
+/** A Redis store, with compare-and-set and a per-user index; expiry is native, so no `prune`. */
+export interface RedisStore extends Required<Omit<Store, 'prune' | 'close'>> {
+  /** The prefix of every key the store writes. */
+  readonly prefix: string;
+}
+
+/** User keys come from the core as hex or base64url hashes; anything else is refused. */
+const USER_KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** How long a user index outlives its latest member, to cover the time between two commands. */
+const INDEX_MARGIN_MS = 60_000;
+
+/** ARGV: whether a record is expected ('1'), the expected record, the new record, its TTL in ms. */
+const COMPARE_AND_SET = redisScript(`
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1`);
+
+/** ARGV: now, a store key, its expiry (both ms since the epoch), the index's TTL margin. */
+const INDEX_ADD = redisScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local ttl = math.ceil(tonumber(latest[2]) - tonumber(ARGV[1]) + tonumber(ARGV[4]))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
+return 1`);
+
+/** ARGV: now. Drops the members past their expiry and returns the others. */
+const INDEX_LIST = redisScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)`);
+
+function checkKey(key: string): void {
+  if (!isStoreKey(key)) {
+    throw new StoreError('redis', 'refused a key that is not a store key', {
+      code: 'STORE_KEY_INVALID',
+    });
+  }
+}
+
+function checkUserKey(userKey: string | undefined, required: boolean): void {
+  if (userKey === undefined && !required) return;
+  if (typeof userKey !== 'string' || !USER_KEY_PATTERN.test(userKey)) {
+    throw new StoreError('redis', 'refused a user key that is not a hex or base64url hash', {
+      code: 'STORE_KEY_INVALID',
+    });
+  }
+}
+
+function checkOptions(options: RedisStoreOptions): { prefix: string; timeoutMs: number } {
+  const { prefix = 'pithos:', timeoutMs = 2_000 } = options;
+  if (typeof prefix !== 'string') {
+    throw new ConfigError("redisStore: `prefix` must be a string, such as 'pithos:'");
+  }
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new ConfigError('redisStore: `timeoutMs` must be a positive number of milliseconds');
+  }
+  return { prefix, timeoutMs };
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function toRecord(reply: unknown): Uint8Array | undefined {
+  if (reply === null || reply === undefined) return undefined;
+  if (!(reply instanceof Uint8Array)) throw new TypeError('Redis sent a record that is not bytes');
+  return new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength);
+}
+
+/** Milliseconds left until `expiresAt`; zero or less when the record is already expired. */
+function ttlOf(expiresAt: number, now: number): number {
+  if (!Number.isFinite(expiresAt)) throw new TypeError('expiresAt must be a finite number');
+  return Math.ceil(expiresAt - now);
+}
+
+/** Fails `operation` with a `StoreError` when it throws or outlasts `timeoutMs`. */
+async function bounded<T>(what: string, timeoutMs: number, operation: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([operation, timeout]);
+  } catch (error) {
+    const reason = error instanceof Error ? `: ${error.message}` : '';
+    throw new StoreError('redis', `${what} failed${reason}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Creates a Redis store over your own client.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'redis';
+ * import { redisStore } from 'pithos/redis';
+ * const client = await createClient({ url: process.env.REDIS_URL }).on('error', log).connect();
+ * const manager = createSessionManager({ store: redisStore({ client }), secret });
+ * ```
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  const { prefix, timeoutMs } = checkOptions(options);
+  const redis: RedisConnection = redisConnection(options.client, timeoutMs);
+  const recordKey = (key: string): string => `${prefix}${key}`;
+  const indexKey = (userKey: string): string => `${prefix}user:${userKey}`;
+  const run = <T>(what: string, operation: () => Promise<T>): Promise<T> =>
+    bounded(what, timeoutMs, operation());
+
+  /**
+   * Adds `key` to its user's index. In Cluster the index and the record live in different
+   * slots, so they are separate commands, and the index is always written first: it may list a
+   * record that was never written or is gone (members are checked when listed and dropped at
+   * their expiry), but a live record is never missing from it. `GT` keeps the latest expiry when
+   * two writes of one record race, so a member never leaves the index before its record.
+   */
+  async function index(key: string, setOptions: StoreSetOptions, now: number): Promise<void> {
+    if (setOptions.userKey === undefined) return;
+    const args = [String(now), key, String(setOptions.expiresAt), String(INDEX_MARGIN_MS)];
+    await redis.script(INDEX_ADD, indexKey(setOptions.userKey), args);
+  }
+
+  /** The index's members not yet past their expiry (their records may be gone). */
+  async function members(userKey: string): Promise<string[]> {
+    const reply = await redis.script(INDEX_LIST, indexKey(userKey), [String(Date.now())]);
+    const names = Array.isArray(reply) ? reply.map(String) : [];
+    return names.filter((name) => isStoreKey(name));
+  }
+
+  // Each record is its own key, in its own slot: one command per record, sent concurrently.
+  const each = <T>(keys: string[], command: string): Promise<T[]> =>
+    Promise.all(
+      keys.map((key) => redis.command(recordKey(key), [command, recordKey(key)])),
+    ) as Promise<T[]>;
+
+  return {
+    name: 'redis',
+    prefix,
+    async get(key) {
+      checkKey(key);
+      return run('get', async () =>
+        toRecord(await redis.command(recordKey(key), ['GET', recordKey(key)])),
+      );
+    },
+    async set(key, record, setOptions) {
+      checkKey(key);
+      checkUserKey(setOptions.userKey, false);
+      await run('set', async () => {
+        const now = Date.now();
+        const ttl = ttlOf(setOptions.expiresAt, now);
+        const name = recordKey(key);
+        // A record already past its expiry must read as absent: Redis refuses a TTL of 0 or less.
+        if (ttl <= 0) {
+          await redis.command(name, ['DEL', name]);
+          return;
+        }
+        await index(key, setOptions, now);
+        await redis.command(name, ['SET', name, toBuffer(record), 'PX', String(ttl)]);
+      });
+    },
+    async delete(key) {
+      checkKey(key);
+      await run('delete', () => redis.command(recordKey(key), ['DEL', recordKey(key)]));
+    },
+    async compareAndSet(key, expected, record, setOptions) {
+      checkKey(key);
+      checkUserKey(setOptions.userKey, false);
+      return run('compareAndSet', async () => {
+        const now = Date.now();
+        const ttl = ttlOf(setOptions.expiresAt, now);
+        if (ttl > 0) await index(key, setOptions, now);
+        const args = [
+          expected === undefined ? '0' : '1',
+          expected === undefined ? '' : toBuffer(expected),
+          toBuffer(record),
+          String(ttl),
+        ];
+        return (await redis.script(COMPARE_AND_SET, recordKey(key), args)) === 1;
+      });
+    },
+    async listByUser(userKey) {
+      checkUserKey(userKey, true);
+      return run('listByUser', async () => {
+        const keys = await members(userKey);
+        const exists = await each<number>(keys, 'EXISTS');
+        return keys.filter((_, i) => exists[i] === 1);
+      });
+    },
+    async deleteByUser(userKey) {
+      checkUserKey(userKey, true);
+      // Members stay in the index until their expiry: removing them here could drop the member
+      // of a record that a concurrent `set` is writing again (see `index`).
+      return run('deleteByUser', async () => {
+        const deleted = await each<number>(await members(userKey), 'DEL');
+        return deleted.reduce((sum, count) => sum + count, 0);
+      });
+    },
+  };
+}
