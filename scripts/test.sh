@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: builds the package, starts the services the tests need that the machine does
-# not already run (none yet beyond PostgreSQL, MariaDB and Redis), runs the node:test suites and
-# the type tests. `npm test` runs this; `.ci/run` runs it too.
+# not already run (memcached and a Redis Cluster, see services.sh; PostgreSQL, MariaDB and Redis
+# run on every machine), runs the node:test suites and the type tests. `npm test` runs this;
+# `.ci/run` runs it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

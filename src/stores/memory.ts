@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { StoreError } from '../core/errors.ts';
+import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 
@@ -58,7 +58,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const maxEntries = options.maxEntries ?? 10_000;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-    throw new StoreError('memory', 'maxEntries must be a positive whole number');
+    throw new ConfigError('memoryStore: maxEntries must be a positive whole number');
   }
   const clock = options.clock ?? Date.now;
   const entries = new Map<string, Entry>();

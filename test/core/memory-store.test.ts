@@ -1,7 +1,12 @@
 /** The memory store: bounded LRU, expiry and prune, the per-user index, key checks. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSessionManager, type PithosError, StoreError } from '../../src/index.ts';
+import {
+  ConfigError,
+  createSessionManager,
+  type PithosError,
+  StoreError,
+} from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/memory.ts';
 import { fakeClock, SECRET, setup } from './helpers.ts';
 
@@ -25,7 +30,7 @@ describe('memory store: bounds', () => {
 
   it('refuses a maxEntries that is not a positive whole number', () => {
     for (const maxEntries of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => memoryStore({ maxEntries }), StoreError);
+      assert.throws(() => memoryStore({ maxEntries }), ConfigError);
     }
   });
 });

@@ -26,6 +26,7 @@ const expected: Record<string, string[]> = {
   'pithos/errors': ['PithosError', 'ConfigError', 'DataError', 'StoreError'],
   'pithos/auth': ['login', 'logout', 'checkSession', 'keepLogin', 'listSessions', 'csrfToken'],
   'pithos/redis': ['redisStore'],
+  'pithos/memcached': ['memcachedStore'],
 };
 
 describe('the built package', () => {
