@@ -105,7 +105,7 @@ function addCookie(
 export function commitBeforeHeaders(
   response: ServerResponse,
   commit: () => Promise<string | undefined>,
-  onFailure: (error: unknown) => 'pass' | undefined | void,
+  onFailure: (error: unknown) => unknown,
 ): {
   readonly isPristine: () => boolean;
   readonly hasEnded: () => boolean;
@@ -123,7 +123,7 @@ export function commitBeforeHeaders(
   const fail = (error: unknown): void => {
     held.length = 0;
     phase = 'passing';
-    let after: 'pass' | undefined | void;
+    let after: unknown;
     try {
       if (response.headersSent) {
         console.error('pithos: response failed after its headers left', error);

@@ -1,0 +1,143 @@
+/**
+ * The Express adapter: a middleware that loads the session and commits it before the response's
+ * headers are written. Available from `pithos/express`. For Express 5 and 4; Express is not a
+ * dependency (the few fields used are typed structurally).
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ConfigError } from '../core/errors.ts';
+import { compileTrustProxy, type TrustProxy } from '../core/ip.ts';
+import type { SessionManager } from '../core/manager.ts';
+import type { Session } from '../core/session.ts';
+import { commitBeforeHeaders, requestAddress } from './node.ts';
+
+/** Options of the Express adapter. */
+export interface ExpressSessionOptions {
+  /**
+   * Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges, or a predicate). When
+   * given, pithos finds the client address itself and Express's `trust proxy` setting plays no
+   * part. Default: `req.ip`, that is whatever Express's `trust proxy` setting makes of the request
+   * (the socket's peer while that setting is off, as it is by default).
+   *
+   * @example
+   * ```ts
+   * createSessionMiddleware(manager, { trustProxy: ['10.0.0.0/8'] });
+   * ```
+   */
+  trustProxy?: TrustProxy;
+}
+
+/** The part of Express's `Request` the adapter reads. */
+export interface ExpressRequest extends IncomingMessage {
+  /** Express's client address, which follows its `trust proxy` setting. */
+  readonly ip?: string | undefined;
+}
+
+/** Express's `next`: `next()` continues, `next(error)` goes to the error handlers. */
+export type ExpressNext = (error?: unknown) => void;
+
+/** An Express middleware, typed by what it uses so that pithos does not depend on Express. */
+export type ExpressMiddleware = (
+  request: ExpressRequest,
+  response: ServerResponse,
+  next: ExpressNext,
+) => void;
+
+/**
+ * The middleware `createSessionMiddleware` returns: `app.use(sessions)` before the routes that use
+ * sessions; `sessions.getSession(req)` gives a request's session, typed by the manager's data.
+ */
+export interface ExpressSessionMiddleware<Data extends object> extends ExpressMiddleware {
+  /**
+   * The session of a request, typed by the manager's data. Throws `ConfigError` when the
+   * middleware did not run for that request. The same session is `req.session`, untyped.
+   */
+  readonly getSession: (request: IncomingMessage) => Session<Data>;
+}
+
+/** A 5xx response means the request failed: its session changes are not kept. */
+const isServerError = (response: ServerResponse): boolean => response.statusCode >= 500;
+
+/**
+ * Creates the Express middleware for `manager`, with the typed accessor of its sessions.
+ *
+ * The session is committed when the response starts (its first `writeHead`, `write`, `end` or
+ * `flushHeaders`), so the store write is done before a redirect leaves. Store failures go to
+ * `next(error)`. A response whose status is 5xx when it starts saves nothing.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessionMiddleware(manager);
+ * app.use(sessions);
+ * app.get('/', (req, res) => {
+ *   const session = sessions.getSession(req);
+ *   session.set('visits', (session.get('visits') ?? 0) + 1);
+ *   res.send(`visit number ${session.get('visits')}`);
+ * });
+ * ```
+ */
+export function createSessionMiddleware<Data extends object>(
+  manager: SessionManager<Data>,
+  options: ExpressSessionOptions = {},
+): ExpressSessionMiddleware<Data> {
+  const sessions = new WeakMap<IncomingMessage, Session<Data>>();
+  const isTrusted =
+    options.trustProxy === undefined ? undefined : compileTrustProxy(options.trustProxy);
+  const addressOf = (request: ExpressRequest): string | undefined =>
+    isTrusted === undefined
+      ? (request.ip ?? request.socket.remoteAddress)
+      : requestAddress(request, isTrusted);
+
+  async function start(
+    request: ExpressRequest,
+    response: ServerResponse,
+    next: ExpressNext,
+  ): Promise<void> {
+    let session: Session<Data>;
+    try {
+      session = await manager.load(request.headers.cookie, {
+        ip: addressOf(request),
+        userAgent: request.headers['user-agent'],
+      });
+    } catch (error) {
+      next(error);
+      return;
+    }
+    sessions.set(request, session);
+    (request as { session?: unknown }).session = session;
+    const commit = (): Promise<string | undefined> =>
+      isServerError(response) ? Promise.resolve(undefined) : manager.commit(session);
+    const hook = commitBeforeHeaders(response, commit, (error) => {
+      if (!hook.hasEnded()) {
+        // The handler is still streaming: its next chunks would follow any error page. Cut the
+        // response off; the error handlers still hear of the failure.
+        response.destroy();
+        next(error);
+        return;
+      }
+      // The handler's response is void: none of its headers may reach the error page.
+      for (const name of response.getHeaderNames()) response.removeHeader(name);
+      response.statusCode = 500;
+      next(error);
+      // Express's own final handler answers only once the request is read: let it through later.
+      return 'pass';
+    });
+    next();
+  }
+
+  const middleware: ExpressMiddleware = (request, response, next) => {
+    if (sessions.has(request)) next();
+    else void start(request, response, next);
+  };
+  const getSession = (request: IncomingMessage): Session<Data> => {
+    const session = sessions.get(request);
+    if (session === undefined) {
+      throw new ConfigError(
+        'getSession(req): the pithos middleware did not run for this request; add app.use(sessions) before this route',
+      );
+    }
+    return session;
+  };
+  return Object.assign(middleware, { getSession });
+}
