@@ -29,6 +29,9 @@ const expected: Record<string, string[]> = {
   'pithos/memcached': ['memcachedStore'],
   'pithos/express': ['createSessionMiddleware'],
   'pithos/koa': ['createSessionMiddleware'],
+  'pithos/fastify': ['createSessionPlugin'],
+  'pithos/hono': ['createSessionMiddleware'],
+  'pithos/next': ['getSession', 'commitSession', 'withSession'],
 };
 
 describe('the built package', () => {
