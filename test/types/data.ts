@@ -57,3 +57,33 @@ withNodeSession(manager, (_request, response, nodeSession) => {
 // Without a type argument, any JSON value is accepted.
 const loose = createSessionManager({ store: memoryStore(), secret });
 (await loose.load(undefined)).set('anything', { nested: [1, 'two', null] });
+
+// Framework adapters, by package name: the data type flows from the manager.
+import type { IncomingMessage } from 'node:http';
+import { createSessionMiddleware as expressSessions } from 'pithos/express';
+import { createSessionPlugin } from 'pithos/fastify';
+import { createSessionMiddleware as honoSessions } from 'pithos/hono';
+import { createSessionMiddleware as koaSessions } from 'pithos/koa';
+import { getSession as nextSession } from 'pithos/next';
+
+declare const expressRequest: IncomingMessage;
+const express = expressSessions(manager);
+// @ts-expect-error unknown key through the Express accessor
+express.getSession(expressRequest).get('nope');
+express.getSession(expressRequest).set('visits', 3);
+
+const fastify = createSessionPlugin(manager);
+// @ts-expect-error wrongly typed value through the Fastify accessor
+fastify.getSession({} as Parameters<typeof fastify.getSession>[0]).set('cart', 'not an array');
+
+const koa = koaSessions(manager);
+// @ts-expect-error unknown key through the Koa accessor
+koa.getSession({} as Parameters<typeof koa.getSession>[0]).get('nope');
+
+const hono = honoSessions(manager);
+void hono;
+
+const cookieStore = { get: () => undefined, set: () => {} };
+const nextSessionValue = await nextSession(manager, cookieStore);
+// @ts-expect-error wrongly typed value through the Next.js helper
+nextSessionValue.set('visits', 'one');
