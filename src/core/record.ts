@@ -130,5 +130,11 @@ export function openRecord(
   if (decoded === undefined) return 'corrupt';
   // A literal, not `{ ...decoded, serverKey, sessionKey }`: that spread takes V8's slow path and
   // cost more than the secretbox open on every load (docs/BENCHMARKS.md).
-  return { meta: decoded.meta, data: decoded.data, serverKey, sessionKey, storeKey: token.storeKey };
+  return {
+    meta: decoded.meta,
+    data: decoded.data,
+    serverKey,
+    sessionKey,
+    storeKey: token.storeKey,
+  };
 }

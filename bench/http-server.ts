@@ -1,0 +1,79 @@
+/**
+ * The server side of `bench/http.ts`, run in its own process: `node --import tsx
+ * bench/http-server.ts plain|session`. Listens on 127.0.0.1 on a free port and talks to its parent
+ * over IPC: it says `ready` with its port, answers `stats` with its CPU time and counters, and
+ * exits on `exit`.
+ *
+ * `plain` answers every request with a small body. `session` does the same through `withSession`
+ * from `pithos/node` with the memory store: a request without a session gets one (200 B of data);
+ * a request with one loads it, changes its counter and commits it.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { withSession } from '../src/adapters/node.ts';
+import { createSessionManager } from '../src/index.ts';
+import { memoryStore } from '../src/stores/memory.ts';
+import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
+
+/** What the server reports to its parent. */
+export interface ServerStats {
+  /** Microseconds of CPU (user + system, every thread) since the process started. */
+  cpu: number;
+  requests: number;
+  /** Requests that found no session and created one. */
+  created: number;
+}
+
+/** A message from the server to its parent. */
+export type ServerMessage = { type: 'ready'; port: number } | ({ type: 'stats' } & ServerStats);
+
+const BODY = 'ok\n';
+const HEADERS = { 'content-type': 'text/plain', 'content-length': String(BODY.length) };
+const stats = { requests: 0, created: 0 };
+
+function plain(_request: IncomingMessage, response: ServerResponse): void {
+  stats.requests++;
+  response.writeHead(200, HEADERS).end(BODY);
+}
+
+function sessionHandler(): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+  const manager = createSessionManager<BenchData>({
+    store: memoryStore(),
+    secret: BENCH_SECRET,
+    crypto: 'native',
+  });
+  const seed = sampleData(200);
+  return withSession(manager, (_request, response, session) => {
+    stats.requests++;
+    if (session.isNew) {
+      stats.created++;
+      for (const [key, value] of Object.entries(seed)) session.set(key, value);
+    } else {
+      session.set('counter', Number(session.get('counter') ?? 0) + 1);
+    }
+    response.writeHead(200, HEADERS).end(BODY);
+  });
+}
+
+const mode = process.argv[2];
+if (mode !== 'plain' && mode !== 'session') throw new Error('usage: http-server.ts plain|session');
+const send = (message: ServerMessage): void => {
+  process.send?.(message);
+};
+const server = createServer(
+  { keepAliveTimeout: 60_000 },
+  mode === 'plain' ? plain : sessionHandler(),
+);
+server.listen(0, '127.0.0.1', () => {
+  send({ type: 'ready', port: (server.address() as AddressInfo).port });
+});
+process.on('message', (message) => {
+  if (message === 'stats') {
+    const used = process.cpuUsage();
+    send({ type: 'stats', cpu: used.user + used.system, ...stats });
+  } else if (message === 'exit') {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  }
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,220 @@
+/**
+ * Requests per second of a `node:http` server doing one load + change + commit per request
+ * (`withSession` from `pithos/node`, memory store), next to the same server without sessions, in
+ * one run. Run with `npm run bench:http`.
+ *
+ * Each server runs in its own process (`bench/http-server.ts`); the load generator is autocannon
+ * in this process. Where `taskset` exists and the machine has two cores or more, the servers are
+ * pinned to CPU 1 and this process to CPU 0, so client and server never share a core. The client
+ * first creates a pool of sessions and keeps their cookies; every measured request then carries one
+ * of them (each connection goes round-robin through the pool from its own starting point), so each
+ * request loads, changes and commits an existing session. Both servers get the very same requests.
+ * Traffic goes to 127.0.0.1 only, for a fixed time per case after a warm-up.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon, { type Client, type Request } from 'autocannon';
+import type { ServerMessage, ServerStats } from './http-server.ts';
+import { describeMachine, median, printTable } from './report.ts';
+
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
+const WARMUP_SECONDS = Number(process.env.BENCH_HTTP_WARMUP ?? 3);
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
+const CONNECTIONS = 100;
+const SESSIONS = 100;
+/** The session server must reach this share of the plain server's requests per second. */
+const TARGET = 0.6;
+const MODES = ['plain', 'session'] as const;
+type Mode = (typeof MODES)[number];
+
+interface Server {
+  mode: Mode;
+  child: ChildProcess;
+  port: number;
+}
+
+interface Measurement {
+  rps: number;
+  /** µs of server CPU per request. */
+  serverCPU: number;
+  /** Share of one core the server used. */
+  serverLoad: number;
+  clientLoad: number;
+  p50: number;
+  p99: number;
+  failures: number;
+}
+
+function canPin(): boolean {
+  if (cpus().length < 2) return false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const pinned = canPin();
+
+function nextMessage<T extends ServerMessage['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<ServerMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: ServerMessage): void => {
+      if (message.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(message as Extract<ServerMessage, { type: T }>);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`server exited (${code})`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+async function startServer(mode: Mode): Promise<Server> {
+  const script = fileURLToPath(new URL('./http-server.ts', import.meta.url));
+  const node = [process.execPath, '--import', 'tsx', script, mode];
+  const [command, ...args] = pinned ? ['taskset', '-c', '1', ...node] : node;
+  const child = spawn(command as string, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await nextMessage(child, 'ready');
+  return { mode, child, port };
+}
+
+async function serverStats(server: Server): Promise<ServerStats> {
+  const reply = nextMessage(server.child, 'stats');
+  server.child.send('stats');
+  return reply;
+}
+
+/** Creates the pool of sessions and returns their cookies, as a browser would keep them. */
+async function createSessions(port: number): Promise<string[]> {
+  const cookies: string[] = [];
+  for (let i = 0; i < SESSIONS; i++) {
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    await response.text();
+    const [setCookie] = response.headers.getSetCookie();
+    if (response.status !== 200 || setCookie === undefined) throw new Error('no session cookie');
+    cookies.push(setCookie.slice(0, setCookie.indexOf(';')));
+  }
+  return cookies;
+}
+
+async function load(server: Server, requests: Request[], seconds: number): Promise<Measurement> {
+  let nextClient = 0;
+  // Each connection walks the whole pool, starting at its own session.
+  const setupClient = (client: Client): void => {
+    const start = nextClient++ % requests.length;
+    client.setRequests([...requests.slice(start), ...requests.slice(0, start)]);
+  };
+  const before = await serverStats(server);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}/`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests,
+    setupClient,
+  });
+  const wall = (performance.now() - started) * 1000;
+  const client = process.cpuUsage(clientBefore);
+  const after = await serverStats(server);
+  return {
+    rps: result.requests.total / result.duration,
+    serverCPU: (after.cpu - before.cpu) / (after.requests - before.requests),
+    serverLoad: (after.cpu - before.cpu) / wall,
+    clientLoad: (client.user + client.system) / wall,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function main(): Promise<void> {
+  if (pinned)
+    execFileSync('taskset', ['-a', '-c', '-p', '0', String(process.pid)], { stdio: 'ignore' });
+  console.log(`start: ${describeMachine()}\n`);
+  const servers = await Promise.all(MODES.map((mode) => startServer(mode)));
+  try {
+    const session = servers[1] as Server;
+    const cookies = await createSessions(session.port);
+    const requests: Request[] = cookies.map((cookie) => ({
+      method: 'GET',
+      path: '/',
+      headers: { cookie },
+    }));
+    for (const server of servers) await load(server, requests, WARMUP_SECONDS);
+    const results = new Map<Mode, Measurement[]>(MODES.map((mode) => [mode, []]));
+    // Rounds alternate the two servers, so drift of the machine touches both alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const server of servers)
+        results.get(server.mode)?.push(await load(server, requests, SECONDS));
+    }
+    const created = (await serverStats(session)).created;
+    report(results, created);
+    console.log(`end: ${describeMachine()}`);
+  } finally {
+    for (const server of servers) server.child.send('exit');
+  }
+}
+
+function report(results: Map<Mode, Measurement[]>, created: number): void {
+  const rows: string[][] = [];
+  for (const [mode, runs] of results) {
+    for (const [index, run] of runs.entries()) {
+      rows.push([
+        mode,
+        String(index + 1),
+        run.rps.toFixed(0),
+        run.serverCPU.toFixed(1),
+        `${(run.serverLoad * 100).toFixed(0)}%`,
+        `${(run.clientLoad * 100).toFixed(0)}%`,
+        `${run.p50} / ${run.p99}`,
+        String(run.failures),
+      ]);
+    }
+  }
+  printTable(
+    [
+      'server',
+      'round',
+      'req/s',
+      'server µs CPU/req',
+      'server CPU',
+      'client CPU',
+      'latency p50 / p99 ms',
+      'failed',
+    ],
+    rows,
+  );
+  const rps = (mode: Mode): number => median((results.get(mode) ?? []).map((run) => run.rps));
+  const cpu = (mode: Mode): number => median((results.get(mode) ?? []).map((run) => run.serverCPU));
+  const ratio = rps('session') / rps('plain');
+  console.log();
+  printTable(
+    ['server', 'req/s (median)', 'server µs CPU/req (median)'],
+    MODES.map((mode) => [mode, rps(mode).toFixed(0), cpu(mode).toFixed(1)]),
+  );
+  console.log(
+    `\nsession / plain: ${(ratio * 100).toFixed(0)}% of the requests per second ` +
+      `(target ≥ ${TARGET * 100}%: ${ratio >= TARGET ? 'met' : 'MISSED'}); ` +
+      `sessions created: ${created} (the pool of ${SESSIONS}, none during the runs).`,
+  );
+  // With the server's core saturated, requests per second are the inverse of CPU per request:
+  // this ratio does not depend on how much of its core the server got from the machine.
+  const capacity = cpu('plain') / cpu('session');
+  console.log(
+    `by server CPU per request: session at ${(capacity * 100).toFixed(0)}% of plain's capacity ` +
+      `(${capacity >= TARGET ? 'would meet' : 'would miss'} the target with the server's core saturated).`,
+  );
+  console.log(
+    `${CONNECTIONS} keep-alive connections, ${SECONDS} s per round, ${ROUNDS} rounds alternating, ` +
+      `${WARMUP_SECONDS} s warm-up each; ${pinned ? 'servers on CPU 1, client on CPU 0' : 'not pinned to CPUs'}.`,
+  );
+}
+
+await main();
