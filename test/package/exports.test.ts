@@ -27,6 +27,8 @@ const expected: Record<string, string[]> = {
   'pithos/auth': ['login', 'logout', 'checkSession', 'keepLogin', 'listSessions', 'csrfToken'],
   'pithos/redis': ['redisStore'],
   'pithos/memcached': ['memcachedStore'],
+  'pithos/postgres': ['postgresStore', 'postgresSchema'],
+  'pithos/mysql': ['mysqlStore', 'mysqlSchema'],
   'pithos/express': ['createSessionMiddleware'],
   'pithos/koa': ['createSessionMiddleware'],
   'pithos/fastify': ['createSessionPlugin'],

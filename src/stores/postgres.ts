@@ -1,0 +1,109 @@
+/**
+ * The PostgreSQL store: sealed records in one table, through your own `pg` Pool or Client.
+ * Available from `pithos/postgres`.
+ *
+ * Compare-and-set, the per-user index and batched `prune()` are all there. Create the table once
+ * with `createSchema()` or with the DDL from `postgresSchema()`. `close()` leaves your pool open:
+ * it is yours to end. See `docs/stores/postgres.md`.
+ *
+ * @module
+ */
+import { ConfigError } from '../core/errors.ts';
+import { createSQLStore, type SQLStore, type SQLStoreOptions } from './sql.ts';
+import {
+  errorCode,
+  type SQLDialect,
+  type SQLRunner,
+  type SQLValue,
+  schemaScript,
+} from './sql-dialect.ts';
+
+/** Options of `postgresStore`. */
+export interface PostgresStoreOptions extends SQLStoreOptions {
+  /**
+   * Your client: a `pg` Pool (recommended) or Client, or anything with the same
+   * `query(text, values)`. Give it `connectionTimeoutMillis` and `query_timeout` so that a dead
+   * server frees its connections too. Required. Example: `client: new pg.Pool({ connectionString })`.
+   */
+  client: PostgresClient;
+}
+
+/** The one method the store calls on a `pg` Pool or Client. */
+export interface PostgresClient {
+  query(
+    text: string,
+    values: SQLValue[],
+  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+}
+
+/** A PostgreSQL store. */
+export type PostgresStore = SQLStore;
+
+// VARCHAR, not CHAR(64): a text-typed parameter compared with a CHAR column casts the column, and
+// the primary key lookup becomes a sequential scan.
+const dialect: SQLDialect = {
+  name: 'postgres',
+  placeholder: (index) => `$${index}`,
+  quote: (identifier) => `"${identifier}"`,
+  schema: (table) => [
+    `CREATE TABLE IF NOT EXISTS ${table.quoted} (
+  store_key  VARCHAR(64)  PRIMARY KEY,
+  record     BYTEA        NOT NULL,
+  expires_at BIGINT       NOT NULL,
+  version    BIGINT       NOT NULL DEFAULT 1,
+  user_key   VARCHAR(128)
+)`,
+    `CREATE INDEX IF NOT EXISTS "${table.base}_expires_at" ON ${table.quoted} (expires_at)`,
+    `CREATE INDEX IF NOT EXISTS "${table.base}_user_key" ON ${table.quoted} (user_key)`,
+  ],
+  // `version` alone would be ambiguous next to EXCLUDED.version: name the existing row's table.
+  upsert: (table) =>
+    'ON CONFLICT (store_key) DO UPDATE SET record = EXCLUDED.record, ' +
+    'expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key, ' +
+    `version = ${table}.version + 1`,
+  insertIfAbsent: ['INSERT INTO', ' ON CONFLICT (store_key) DO NOTHING'],
+  // SKIP LOCKED: app instances pruning at once take different rows instead of queueing on one
+  // batch. = ANY(ARRAY(…)) rather than IN (…): the planner turns IN into a hash join over a
+  // sequential scan of the whole table, once per batch; the array makes it probe the primary key.
+  pruneBatch: (table, limit) =>
+    `DELETE FROM ${table} WHERE store_key = ANY(ARRAY(SELECT store_key FROM ${table} ` +
+    `WHERE expires_at <= $1 LIMIT ${limit} FOR UPDATE SKIP LOCKED))`,
+  // deadlock_detected, serialization_failure
+  isRetryable: (error) => ['40P01', '40001'].includes(errorCode(error) ?? ''),
+  isMissingTable: (error) => errorCode(error) === '42P01',
+};
+
+/**
+ * The DDL of the store's table and indexes, to run in a migration instead of `createSchema()`.
+ *
+ * @example
+ * ```ts
+ * await fs.writeFile('migrations/001_sessions.sql', postgresSchema('pithos_sessions'));
+ * ```
+ */
+export function postgresSchema(table?: string): string {
+  return schemaScript(dialect, table);
+}
+
+/**
+ * Creates a PostgreSQL store on your `pg` Pool.
+ *
+ * @example
+ * ```ts
+ * const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: 5000, query_timeout: 5000 });
+ * const store = postgresStore({ client: pool });
+ * await store.createSchema();
+ * const manager = createSessionManager({ store, secret });
+ * ```
+ */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  const client = options?.client;
+  if (typeof client?.query !== 'function') {
+    throw new ConfigError('postgres store: client must be a pg Pool or Client (it needs query())');
+  }
+  const runner: SQLRunner = async (text, values) => {
+    const result = await client.query(text, values);
+    return { rows: result.rows ?? [], affected: result.rowCount ?? 0 };
+  };
+  return createSQLStore(dialect, runner, options);
+}

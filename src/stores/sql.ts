@@ -1,0 +1,242 @@
+/**
+ * The SQL store, written once for every SQL dialect. Internal: use it through `pithos/postgres`
+ * or `pithos/mysql`, which give it a dialect table (`sql-dialect.ts`) and a shim that runs one
+ * statement on the user's own client.
+ *
+ * Compare-and-set compares the record bytes in the `WHERE` clause: every sealed record carries a
+ * random nonce, so equal bytes mean the same write, and the comparison needs neither a digest
+ * column nor a hash on every write. `version` makes every write change the row, so "rows
+ * affected" means the same thing whatever the driver's flags (MySQL's `FOUND_ROWS`).
+ *
+ * @module
+ */
+import { ConfigError, StoreError } from '../core/errors.ts';
+import type { Store, StoreSetOptions } from '../core/store.ts';
+import { isStoreKey } from '../core/token.ts';
+import {
+  errorCode,
+  type SQLDialect,
+  type SQLResult,
+  type SQLRunner,
+  type SQLValue,
+  sqlStatements,
+  sqlTable,
+} from './sql-dialect.ts';
+
+/** The per-user keys a store accepts (the core's are 64 hex digits). */
+const USER_KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+/** Tries of a statement that failed on a deadlock (it was rolled back, so it may run again). */
+const TRIES = 3;
+
+/** Options every SQL store takes. */
+export interface SQLStoreOptions {
+  /**
+   * The table, lower-case letters, digits and `_` (at most 48 characters), optionally qualified
+   * by a schema (`auth.sessions`). Checked at construction, so it can never carry SQL.
+   * Default `'pithos_sessions'`. Example: `table: 'app_sessions'`.
+   */
+  table?: string;
+  /**
+   * Milliseconds a statement may take before it fails with a `StoreError`, so that no request
+   * hangs on a server that does not answer. Set your driver's own timeouts too (see the store's
+   * page): this one stops the wait, not the query. Default `5000`. Example: `timeoutMs: 2000`.
+   */
+  timeoutMs?: number;
+  /**
+   * Most expired rows one `prune()` statement deletes; `prune()` repeats it until fewer are left.
+   * Default `1000`. Example: `pruneBatchSize: 5000`.
+   */
+  pruneBatchSize?: number;
+  /**
+   * Milliseconds since the epoch, compared with `expires_at`; inject the manager's clock in
+   * tests. Default `Date.now`. Example: `clock: () => fakeNow`.
+   */
+  clock?: () => number;
+}
+
+/** A SQL store: every capability, plus `createSchema`. */
+export interface SQLStore extends Required<Store> {
+  /** The table it uses, as given. */
+  readonly table: string;
+  /** Creates the table and its indexes when they do not exist (`CREATE … IF NOT EXISTS`). */
+  createSchema(): Promise<void>;
+  /** Does nothing to the client: it is yours, end it yourself (`await pool.end()`). */
+  close(): Promise<void>;
+}
+
+function positiveInteger(
+  dialect: SQLDialect,
+  name: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  const chosen = value ?? fallback;
+  if (!Number.isSafeInteger(chosen) || chosen < 1) {
+    throw new ConfigError(`${dialect.name} store: ${name} must be a positive whole number`);
+  }
+  return chosen;
+}
+
+/** Bytes as the drivers want them (a `Buffer` view, no copy). */
+function toParameter(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Builds a store for `dialect` that runs its statements through `runner`. */
+export function createSQLStore(
+  dialect: SQLDialect,
+  runner: SQLRunner,
+  options: SQLStoreOptions = {},
+): SQLStore {
+  const table = sqlTable(dialect, options.table);
+  const timeoutMs = positiveInteger(dialect, 'timeoutMs', options.timeoutMs, 5_000);
+  const batch = positiveInteger(dialect, 'pruneBatchSize', options.pruneBatchSize, 1_000);
+  const clock = options.clock ?? Date.now;
+  const sql = sqlStatements(dialect, table, batch);
+  const fail = (message: string, cause?: unknown, code?: 'STORE_KEY_INVALID') =>
+    new StoreError(dialect.name, message, { cause, code });
+
+  function checkKey(key: string): void {
+    if (!isStoreKey(key))
+      throw fail('refused a key that is not a store key', undefined, 'STORE_KEY_INVALID');
+  }
+
+  function checkUserKey(userKey: unknown): string {
+    if (typeof userKey !== 'string' || !USER_KEY_PATTERN.test(userKey)) {
+      throw fail(
+        'refused a user key that is not 16-128 characters of A-Z a-z 0-9 _ -',
+        undefined,
+        'STORE_KEY_INVALID',
+      );
+    }
+    return userKey;
+  }
+
+  function rowValues(
+    key: string,
+    record: Uint8Array,
+    setOptions: StoreSetOptions,
+  ): [string, Uint8Array, number, string | null] {
+    checkKey(key);
+    const userKey = setOptions.userKey === undefined ? null : checkUserKey(setOptions.userKey);
+    return [key, toParameter(record), millis(setOptions.expiresAt), userKey];
+  }
+
+  function millis(expiresAt: number): number {
+    if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt))
+      throw fail('expiresAt must be a number');
+    return Math.max(
+      -Number.MAX_SAFE_INTEGER,
+      Math.min(Number.MAX_SAFE_INTEGER, Math.floor(expiresAt)),
+    );
+  }
+
+  function failure(operation: string, error: unknown): StoreError {
+    if (dialect.isMissingTable(error)) {
+      return fail(
+        `${operation} failed: table ${table.name} does not exist (run createSchema() or its DDL)`,
+        error,
+      );
+    }
+    const code = errorCode(error);
+    return fail(
+      `${operation} failed${code === undefined ? '' : ` (${code})`}`,
+      error ?? new Error('unknown error'),
+    );
+  }
+
+  async function attempt(
+    operation: string,
+    text: string,
+    values: SQLValue[],
+    state: { over: boolean },
+  ): Promise<SQLResult> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await runner(text, values);
+      } catch (error) {
+        if (tries >= TRIES || state.over || !dialect.isRetryable(error))
+          throw failure(operation, error);
+      }
+    }
+  }
+
+  /** Runs one statement; wraps driver errors; gives up after `timeoutMs` so no request hangs. */
+  async function run(operation: string, text: string, values: SQLValue[]): Promise<SQLResult> {
+    const state = { over: false };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const cause = Object.assign(new Error(`no answer within ${timeoutMs} ms`), {
+          name: 'TimeoutError',
+        });
+        reject(fail(`${operation} timed out after ${timeoutMs} ms`, cause));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([attempt(operation, text, values, state), timeout]);
+    } finally {
+      state.over = true;
+      clearTimeout(timer);
+    }
+  }
+
+  function bytesOf(value: unknown): Uint8Array {
+    if (!(value instanceof Uint8Array))
+      throw fail("get read a record that is not bytes (check the driver's type parsing)");
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+
+  return {
+    name: dialect.name,
+    table: table.name,
+    async get(key) {
+      checkKey(key);
+      const { rows } = await run('get', sql.get, [key, clock()]);
+      return rows.length === 0 ? undefined : bytesOf(rows[0]?.record);
+    },
+    async set(key, record, setOptions) {
+      await run('set', sql.set, rowValues(key, record, setOptions));
+    },
+    async delete(key) {
+      checkKey(key);
+      await run('delete', sql.delete, [key]);
+    },
+    async compareAndSet(key, expected, record, setOptions) {
+      const values = rowValues(key, record, setOptions);
+      const now = clock();
+      if (expected !== undefined) {
+        const [, bytes, expiresAt, userKey] = values;
+        const update: SQLValue[] = [bytes, expiresAt, userKey, key, toParameter(expected), now];
+        return (await run('compareAndSet', sql.update, update)).affected > 0;
+      }
+      if ((await run('compareAndSet', sql.insert, values)).affected > 0) return true;
+      // The key is taken, perhaps by an expired row, which counts as absent. Only the writer
+      // whose delete removed that row inserts again, so concurrent writers still get one winner.
+      const removed = await run('compareAndSet', sql.deleteExpired, [key, now]);
+      return removed.affected > 0 && (await run('compareAndSet', sql.insert, values)).affected > 0;
+    },
+    async listByUser(userKey) {
+      const { rows } = await run('listByUser', sql.listByUser, [checkUserKey(userKey), clock()]);
+      return rows.map((row) => String(row.store_key));
+    },
+    async deleteByUser(userKey) {
+      return (await run('deleteByUser', sql.deleteByUser, [checkUserKey(userKey), clock()]))
+        .affected;
+    },
+    async prune() {
+      // One cut-off for the whole run, so it ends even while sessions keep expiring.
+      const now = clock();
+      let removed = 0;
+      for (;;) {
+        const { affected } = await run('prune', sql.prune, [now]);
+        removed += affected;
+        if (affected < batch) return removed;
+      }
+    },
+    async createSchema() {
+      for (const statement of dialect.schema(table)) await run('createSchema', statement, []);
+    },
+    async close() {},
+  };
+}

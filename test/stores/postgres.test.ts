@@ -1,0 +1,198 @@
+/**
+ * The PostgreSQL store against the server on 127.0.0.1:5432 (database `test`), each run in its
+ * own table, plus a dedicated server for the outage test. Fails, never skips, when the server is
+ * missing.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { type PostgresClient, postgresSchema, postgresStore } from '../../src/stores/postgres.ts';
+import type { SQLStoreOptions } from '../../src/stores/sql.ts';
+import type { SQLValue } from '../../src/stores/sql-dialect.ts';
+import { describeStoreConformance } from '../../src/testing/index.ts';
+import { randomRecord, randomStoreKey } from '../../src/testing/support.ts';
+import { startPostgresInstance } from './postgres-instance.ts';
+import { renderRows, type SQLHarness, uniqueTable } from './sql-support.ts';
+import { describeSQLStoreTests } from './sql-tests.ts';
+
+const ignore = (): void => {};
+const settings = {
+  host: '127.0.0.1',
+  user: process.env.PGUSER ?? 'postgres',
+  database: 'test',
+  connectionTimeoutMillis: 2_000,
+  query_timeout: 5_000,
+};
+
+function newPool(port = 5432, max = 10): pg.Pool {
+  const pool = new pg.Pool({ ...settings, port, max });
+  pool.on('error', ignore); // idle connections dropped by a stopped server
+  return pool;
+}
+
+const pool = newPool();
+const table = uniqueTable();
+
+// The shared table is made on first use, not in a before hook: when the server is missing, each
+// test then fails with the connection error.
+let schema: Promise<void> | undefined;
+function sharedStore() {
+  schema ??= postgresStore({ client: pool, table }).createSchema();
+  return schema.then(() => postgresStore({ client: pool, table }));
+}
+
+// The dedicated server for the outage test starts now, while the other tests run.
+const instance = startPostgresInstance();
+instance.catch(ignore); // reported by the outage test, which awaits it
+const owned = new WeakMap<object, pg.Pool>();
+// One hook: a hook that throws stops the ones after it, and every step here must run.
+after(async () => {
+  try {
+    await (await instance.catch(() => undefined))?.destroy();
+  } finally {
+    try {
+      if (schema) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+    } finally {
+      await pool.end();
+    }
+  }
+});
+
+describeStoreConformance('postgres', {
+  createStore: sharedStore,
+  dump: async () => renderRows((await pool.query(`SELECT * FROM "${table}"`)).rows),
+  outage: {
+    async createStore() {
+      const { port } = await instance;
+      const own = new pg.Pool({
+        ...settings,
+        user: 'postgres',
+        database: 'postgres',
+        port,
+        max: 4,
+      });
+      own.on('error', ignore);
+      const store = postgresStore({ client: own, table, timeoutMs: 2_000 });
+      await store.createSchema();
+      owned.set(store, own);
+      return store;
+    },
+    async closeStore(store) {
+      await owned.get(store)?.end();
+    },
+    stop: async () => (await instance).stop(),
+    start: async () => (await instance).start(),
+    failWithinMs: 3_000,
+  },
+});
+
+function spying(client: PostgresClient, spy?: (sql: string) => void): PostgresClient {
+  if (spy === undefined) return client;
+  return {
+    query(text, values) {
+      spy(text);
+      return client.query(text, values);
+    },
+  };
+}
+
+const harness: SQLHarness = {
+  name: 'postgres',
+  store: (options: SQLStoreOptions, spy) =>
+    postgresStore({ ...options, client: spying(pool, spy) }),
+  schema: postgresSchema,
+  storeWithClient: (client) => postgresStore({ client: client as PostgresClient }),
+  exec: async (sql, values) => (await pool.query(sql, values)).rows,
+  placeholder: (index) => `$${index}`,
+  quote: (name) => `"${name}"`,
+  async connection() {
+    const client = await pool.connect();
+    return {
+      store: (options) => postgresStore({ ...options, client }),
+      exec: async (sql, values) => (await client.query(sql, values)).rows,
+      release: async () => client.release(),
+    };
+  },
+  storeOn(port, options) {
+    const own = newPool(port, 2);
+    return { store: postgresStore({ ...options, client: own }), dispose: () => own.end() };
+  },
+};
+
+describeSQLStoreTests(harness);
+
+describe('postgres: clients', () => {
+  it('takes a pg Client as well as a Pool', async () => {
+    await sharedStore(); // the shared table exists
+    const client = new pg.Client({ ...settings, port: 5432 });
+    await client.connect();
+    try {
+      const store = postgresStore({ client, table });
+      const key = randomStoreKey();
+      const record = randomRecord();
+      await store.set(key, record, { expiresAt: Date.now() + 60_000 });
+      assert.deepEqual(await store.get(key), record);
+      await store.close();
+      assert.equal(
+        (await client.query('SELECT 1 AS one')).rows[0]?.one,
+        1,
+        'close() ended the client',
+      );
+      await store.delete(key);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('finds rows through an index in every statement, on a table of 20,000 rows', async () => {
+    const own = uniqueTable();
+    const sent: [string, SQLValue[]][] = [];
+    const client: PostgresClient = {
+      query(text, values) {
+        sent.push([text, values]);
+        return pool.query(text, values);
+      },
+    };
+    const store = postgresStore({ client, table: own });
+    await store.createSchema();
+    try {
+      await pool.query(
+        `INSERT INTO "${own}" (store_key, record, expires_at) SELECT ` +
+          `encode(sha256(i::text::bytea), 'hex'), '\\x00', i FROM generate_series(1, 20000) i`,
+      );
+      await pool.query(`ANALYZE "${own}"`);
+      sent.length = 0;
+      const [key, userKey] = [randomStoreKey(), randomStoreKey()];
+      const hour = { expiresAt: Date.now() + 3_600_000 };
+      await store.get(key);
+      await store.compareAndSet(key, randomRecord(), randomRecord(), hour);
+      await store.listByUser(userKey);
+      await store.deleteByUser(userKey);
+      await store.delete(key);
+      // A clock at 0 finds nothing to prune, but sends the statement; explain it with a cut-off
+      // that covers half the table.
+      await postgresStore({ client, table: own, clock: () => 0 }).prune();
+      const prune = sent.at(-1);
+      if (prune) prune[1] = [10_000];
+      for (const [text, values] of sent) {
+        const plan = (await pool.query(`EXPLAIN ${text}`, values)).rows
+          .map((row) => row['QUERY PLAN'])
+          .join('\n');
+        assert.doesNotMatch(plan, /Seq Scan/, `${text}\n${plan}`);
+      }
+      assert.equal(sent.length, 6);
+    } finally {
+      await pool.query(`DROP TABLE "${own}"`);
+    }
+  });
+
+  it('exports DDL with bytea, bigint milliseconds and both indexes', () => {
+    const ddl = postgresSchema('auth.sessions');
+    assert.match(ddl, /CREATE TABLE IF NOT EXISTS "auth"\."sessions"/);
+    assert.match(ddl, /record\s+BYTEA\s+NOT NULL/);
+    assert.match(ddl, /expires_at\s+BIGINT\s+NOT NULL/);
+    assert.match(ddl, /CREATE INDEX IF NOT EXISTS "sessions_expires_at"/);
+    assert.match(ddl, /CREATE INDEX IF NOT EXISTS "sessions_user_key"/);
+    assert.match(postgresSchema(), /"pithos_sessions"/);
+  });
+});
