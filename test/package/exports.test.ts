@@ -27,6 +27,8 @@ const expected: Record<string, string[]> = {
   'pithos/auth': ['login', 'logout', 'checkSession', 'keepLogin', 'listSessions', 'csrfToken'],
   'pithos/redis': ['redisStore'],
   'pithos/memcached': ['memcachedStore'],
+  'pithos/fs': ['fileStore'],
+  'pithos/sqlite': ['sqliteStore', 'sqliteSchema'],
   'pithos/postgres': ['postgresStore', 'postgresSchema'],
   'pithos/mysql': ['mysqlStore', 'mysqlSchema'],
   'pithos/express': ['createSessionMiddleware'],

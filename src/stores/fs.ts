@@ -1,0 +1,272 @@
+/**
+ * The file store: one file per sealed record in a local directory. Available from `pithos/fs`.
+ *
+ * For one machine (several processes may share the directory): records are files named by their
+ * store key, sharded two levels deep; writes are atomic (temporary file, fsync, rename);
+ * compare-and-set and delete hold a per-record lock file; a per-user index of empty marker files
+ * lets the manager list and revoke a user's sessions; `prune()` walks the shards in streaming
+ * fashion. See `docs/stores/fs.md` for the layout.
+ *
+ * @module
+ */
+import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { opendir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ConfigError, StoreError } from '../core/errors.ts';
+import type { Store, StoreSetOptions } from '../core/store.ts';
+import { isStoreKey } from '../core/token.ts';
+import { checkKey, checkSet, checkUserKey, guarded, positive, sameBytes } from './fs-checks.ts';
+import {
+  createEmpty,
+  ensureDirectorySync,
+  errorCode,
+  FILE_MODE,
+  isMissing,
+  randomSuffix,
+  readIfPresent,
+  removeIfPresent,
+  writeAtomically,
+} from './fs-io.ts';
+import {
+  decodeHeader,
+  encodeRecordFile,
+  isLive as isLiveAt,
+  type Layout,
+  layoutOf,
+  lockPath,
+  type RecordHeader,
+  readHeader,
+  recordPath,
+  userDir,
+} from './fs-layout.ts';
+import { keyedQueue, type LockOptions, lock } from './fs-lock.ts';
+import { type PruneProgress, pruneFiles } from './fs-prune.ts';
+
+export type { PruneProgress } from './fs-prune.ts';
+
+/** Options of `fileStore`. */
+export interface FileStoreOptions {
+  /**
+   * The directory to keep records in; created (mode 0700) when missing. Give each application
+   * its own. Checked for writing when the store is created. Required.
+   * Example: `directory: '/var/lib/myapp/sessions'`.
+   */
+  directory: string;
+  /**
+   * Milliseconds since the epoch, for expiry and the age of locks and leftovers; inject the
+   * manager's clock in tests. Default `Date.now`. Example: `clock: () => fakeNow`.
+   */
+  clock?: () => number;
+  /**
+   * Flush each record file and its directory to disk before a write returns, so a record written
+   * survives a power loss. `false` is faster; a crash can then lose recent writes (never tear one).
+   * Default `true`. Example: `sync: false` for a development machine.
+   */
+  sync?: boolean;
+  /**
+   * Age in milliseconds after which a record lock counts as abandoned by a dead process and may be
+   * broken; also the age after which `prune` removes leftover temporary files. Keep it well above
+   * the slowest write of your disk. Default `10000`. Example: `staleLockMs: 30_000`.
+   */
+  staleLockMs?: number;
+  /**
+   * Milliseconds a write waits for a record lock another process holds before failing with a
+   * `StoreError`. Default `5000`. Example: `lockTimeoutMs: 2000`.
+   */
+  lockTimeoutMs?: number;
+}
+
+/** Options of the file store's `prune`. */
+export interface FilePruneOptions {
+  /**
+   * Called after each shard directory with the files examined and records removed so far.
+   * Example: `onProgress: ({ scanned, removed }) => log.info({ scanned, removed })`.
+   */
+  onProgress?: (progress: PruneProgress) => void;
+}
+/** A file store: compare-and-set, a per-user index and a streaming `prune`. */
+export interface FileStore extends Required<Omit<Store, 'close' | 'prune'>> {
+  /** The absolute path of the store's directory. */
+  readonly directory: string;
+  /** Removes expired records and what crashes left behind; returns how many records it removed. */
+  prune(options?: FilePruneOptions): Promise<number>;
+}
+
+/** Creates the store's directories and proves that this process can write there. */
+function prepare(layout: Layout): void {
+  try {
+    for (const path of [layout.records, layout.users]) ensureDirectorySync(path);
+    const probe = join(layout.root, `.probe-${randomSuffix()}`);
+    closeSync(openSync(probe, 'wx', FILE_MODE));
+    unlinkSync(probe);
+  } catch (error) {
+    throw new StoreError(
+      'fs',
+      `cannot write to the directory ${JSON.stringify(layout.root)} (${errorCode(error) ?? String(error)}): ` +
+        'give fileStore a directory this process can create and write to',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Creates a file store. Throws a `StoreError` at once when the directory cannot be created or
+ * written.
+ *
+ * @example
+ * ```ts
+ * import { fileStore } from 'pithos/fs';
+ * const store = fileStore({ directory: '/var/lib/myapp/sessions' });
+ * const manager = createSessionManager({ store, secret });
+ * // from a timer or a cron job: await store.prune();
+ * ```
+ */
+export function fileStore(options: FileStoreOptions): FileStore {
+  if (typeof options?.directory !== 'string' || options.directory === '') {
+    throw new ConfigError(
+      'fileStore: directory must be the path of a directory to keep records in',
+    );
+  }
+  const layout = layoutOf(resolve(options.directory));
+  const clock = options.clock ?? Date.now;
+  const sync = options.sync ?? true;
+  const locks: LockOptions = {
+    clock,
+    staleMs: positive('staleLockMs', options.staleLockMs, 10_000),
+    timeoutMs: positive('lockTimeoutMs', options.lockTimeoutMs, 5_000),
+  };
+  prepare(layout);
+  const queue = keyedQueue();
+
+  /** Runs `run` holding the record lock of `key` (queued in this process, locked across them). */
+  function exclusive<T>(key: string, run: () => Promise<T>): Promise<T> {
+    return queue(key, async () => {
+      const release = await lock(lockPath(layout, key), locks);
+      try {
+        return await run();
+      } finally {
+        await release();
+      }
+    });
+  }
+
+  /** The header of the record file of `key`: `null` when absent, `undefined` when not a record file. */
+  const headerOf = (key: string): Promise<RecordHeader | undefined | null> =>
+    readHeader(recordPath(layout, key));
+  const isLive = (header: RecordHeader | undefined | null): header is RecordHeader =>
+    isLiveAt(header, clock());
+
+  async function readLive(key: string): Promise<Uint8Array | undefined> {
+    const bytes = await readIfPresent(recordPath(layout, key));
+    const header = bytes === undefined ? undefined : decodeHeader(bytes);
+    if (bytes === undefined || !isLive(header)) return undefined;
+    const offset = bytes.byteOffset + header.recordOffset;
+    return new Uint8Array(bytes.buffer, offset, bytes.length - header.recordOffset);
+  }
+
+  /** Adds `key` to the index of `userKey` (before the record is written, so it is never missed). */
+  async function addMarker(userKey: string, key: string): Promise<void> {
+    await createEmpty(join(userDir(layout, userKey), key));
+  }
+
+  async function removeRecord(key: string, header: RecordHeader | undefined): Promise<boolean> {
+    const removed = await removeIfPresent(recordPath(layout, key));
+    if (header?.userKey !== undefined) {
+      await removeIfPresent(join(userDir(layout, header.userKey), key));
+    }
+    return removed;
+  }
+
+  async function write(
+    key: string,
+    record: Uint8Array,
+    setOptions: StoreSetOptions,
+  ): Promise<void> {
+    const { expiresAt, userKey } = setOptions;
+    if (userKey !== undefined) await addMarker(userKey, key);
+    await writeAtomically(
+      recordPath(layout, key),
+      encodeRecordFile(record, expiresAt, userKey),
+      sync,
+    );
+  }
+
+  async function listByUser(userKey: string): Promise<string[]> {
+    checkUserKey(userKey);
+    return guarded('listByUser', async () => {
+      const keys: string[] = [];
+      const directory = await opendir(userDir(layout, userKey)).catch((error: unknown) => {
+        if (isMissing(error)) return undefined;
+        throw error;
+      });
+      if (directory === undefined) return keys;
+      for await (const { name } of directory) {
+        if (!isStoreKey(name)) continue;
+        const header = await headerOf(name);
+        if (isLive(header) && header.userKey === userKey) keys.push(name);
+      }
+      return keys;
+    });
+  }
+
+  return {
+    name: 'fs',
+    directory: layout.root,
+    async get(key) {
+      checkKey(key);
+      return guarded('get', () => readLive(key));
+    },
+    async set(key, record, setOptions) {
+      checkSet(key, setOptions);
+      return guarded('set', () => exclusive(key, () => write(key, record, setOptions)));
+    },
+    async delete(key) {
+      checkKey(key);
+      return guarded('delete', async () => {
+        if ((await headerOf(key)) === null) return;
+        await exclusive(key, async () => {
+          const header = await headerOf(key);
+          if (header !== null) await removeRecord(key, header);
+        });
+      });
+    },
+    async compareAndSet(key, expected, record, setOptions) {
+      checkSet(key, setOptions);
+      const matches = async (): Promise<boolean> => {
+        const current = await readLive(key);
+        if (current === undefined) return expected === undefined;
+        return expected !== undefined && sameBytes(current, expected);
+      };
+      return guarded('compareAndSet', async () => {
+        // Files are replaced by rename, so a read without the lock sees a whole record: a
+        // mismatch seen now is a valid outcome, and only a likely winner takes the lock.
+        if (!(await matches())) return false;
+        return exclusive(key, async () => {
+          const isWinner = await matches();
+          if (isWinner) await write(key, record, setOptions);
+          return isWinner;
+        });
+      });
+    },
+    listByUser,
+    async deleteByUser(userKey) {
+      const keys = await listByUser(userKey);
+      return guarded('deleteByUser', async () => {
+        let removed = 0;
+        for (const key of keys) {
+          const gone = await exclusive(key, async () => {
+            const header = await headerOf(key);
+            return isLive(header) && header.userKey === userKey
+              ? await removeRecord(key, header)
+              : false;
+          });
+          if (gone) removed++;
+        }
+        return removed;
+      });
+    },
+    async prune(pruneOptions = {}) {
+      return guarded('prune', () => pruneFiles(layout, locks, pruneOptions.onProgress));
+    },
+  };
+}

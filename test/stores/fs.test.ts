@@ -1,0 +1,300 @@
+/** The file store: conformance, layout and permissions, atomic writes, key safety, locks, the index. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { StoreError } from '../../src/core/errors.ts';
+import { fileStore } from '../../src/stores/fs.ts';
+import { describeStoreConformance } from '../../src/testing/index.ts';
+import {
+  dumpTree,
+  listTree,
+  modeOf,
+  shardDirectory,
+  storeKey,
+  temporaryDirectory,
+  thrown,
+} from './fs-support.ts';
+
+const conformanceRoot = temporaryDirectory();
+describeStoreConformance('fs', {
+  createStore: () => fileStore({ directory: conformanceRoot }),
+  dump: async () => dumpTree(conformanceRoot),
+});
+
+const record = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
+const hour = (): { expiresAt: number } => ({ expiresAt: Date.now() + 3_600_000 });
+const userKey = 'user-0123456789abcdef';
+
+function isKeyError(error: unknown): boolean {
+  return error instanceof StoreError && error.code === 'STORE_KEY_INVALID' && error.store === 'fs';
+}
+
+describe('fs store: layout and permissions', () => {
+  it('shards records two levels deep by the first hex digits of the store key', async () => {
+    const root = temporaryDirectory();
+    const store = fileStore({ directory: root });
+    const key = storeKey('abcd');
+    await store.set(key, record(1, 2, 3), hour());
+    const path = join(root, 'records', 'ab', 'cd', key);
+    assert.ok(existsSync(path));
+    assert.deepEqual(readFileSync(path).subarray(-3), Buffer.from([1, 2, 3]));
+  });
+
+  it('creates directories 0700 and files 0600, and leaves no temporary or lock file', async () => {
+    const parent = temporaryDirectory();
+    const root = join(parent, 'new', 'sessions');
+    const store = fileStore({ directory: root });
+    const key = storeKey('0102');
+    await store.set(key, record(1), { ...hour(), userKey });
+    assert.equal(await store.compareAndSet(key, record(1), record(2), hour()), true);
+    await store.set(storeKey(), record(3), hour());
+    assert.equal(modeOf(join(parent, 'new')), 0o700);
+    assert.equal(modeOf(root), 0o700);
+    const tree = listTree(root);
+    for (const path of tree) {
+      const expected = statSync(join(root, path)).isFile() ? 0o600 : 0o700;
+      assert.equal(modeOf(join(root, path)), expected, path);
+    }
+    assert.ok(
+      tree.some((path) => path.startsWith('users/') && path.endsWith(key)),
+      'a marker',
+    );
+    assert.ok(!tree.some((path) => /\.(tmp|lock|broken|pruned)$/.test(path)), tree.join('\n'));
+  });
+
+  it('fails at creation, clearly, when the directory cannot be written (even as root)', () => {
+    const parent = temporaryDirectory();
+    const file = join(parent, 'a-file');
+    writeFileSync(file, 'not a directory');
+    // Root ignores permission bits, so these fail for everyone: a path under a regular file, and
+    // procfs, where even root cannot create anything (Node's own recursive mkdir loops there).
+    const procfs = existsSync('/proc/self') ? ['/proc/pithos-sessions', '/proc'] : [];
+    for (const directory of [join(file, 'sessions'), ...procfs]) {
+      assert.throws(
+        () => fileStore({ directory }),
+        (error: unknown) =>
+          error instanceof StoreError &&
+          error.store === 'fs' &&
+          error.cause !== undefined &&
+          error.message.includes('cannot write to the directory'),
+        directory,
+      );
+    }
+  });
+
+  it('refuses bad options at creation', () => {
+    assert.throws(() => fileStore({ directory: '' }), /directory/);
+    const directory = temporaryDirectory();
+    assert.throws(() => fileStore({ directory, staleLockMs: 0 }), /staleLockMs/);
+    assert.throws(() => fileStore({ directory, lockTimeoutMs: -1 }), /lockTimeoutMs/);
+  });
+});
+
+describe('fs store: hostile input', () => {
+  it('refuses path-like keys and user keys before touching the disk', async () => {
+    const parent = temporaryDirectory();
+    const root = join(parent, 'store');
+    const store = fileStore({ directory: root });
+    const before = listTree(parent);
+    const hostile = [
+      '../../../../tmp/x',
+      `../${'a'.repeat(61)}`,
+      `${'a'.repeat(62)}/.`,
+      'A'.repeat(64),
+    ];
+    for (const key of hostile) {
+      assert.ok(isKeyError(await thrown(() => store.get(key))));
+      assert.ok(isKeyError(await thrown(() => store.set(key, record(1), hour()))));
+      assert.ok(isKeyError(await thrown(() => store.delete(key))));
+      assert.ok(
+        isKeyError(await thrown(() => store.compareAndSet(key, undefined, record(1), hour()))),
+      );
+    }
+    for (const user of ['../../../etc', 'short', 'x'.repeat(129), 'user/../../../../etc']) {
+      assert.ok(isKeyError(await thrown(() => store.listByUser(user))));
+      assert.ok(isKeyError(await thrown(() => store.deleteByUser(user))));
+      const set = () => store.set(storeKey(), record(1), { ...hour(), userKey: user });
+      assert.ok(isKeyError(await thrown(set)));
+    }
+    assert.deepEqual(listTree(parent), before);
+  });
+
+  it('wraps I/O failures in a StoreError naming fs, with the cause', async () => {
+    const root = temporaryDirectory();
+    const store = fileStore({ directory: root });
+    const key = storeKey();
+    // A directory where the record file should be: reading it fails with EISDIR.
+    mkdirSync(join(shardDirectory(root, key), key));
+    const error = await thrown(() => store.get(key));
+    assert.ok(error instanceof StoreError, String(error));
+    assert.equal(error.store, 'fs');
+    assert.equal(error.code, 'STORE_FAILED');
+    assert.ok(error.cause !== undefined);
+    assert.ok(!error.message.includes(key), 'the message names no store key');
+  });
+});
+
+describe('fs store: atomic writes and leftovers', () => {
+  it('ignores a leftover temporary file, and prune removes it once it is stale', async () => {
+    const root = temporaryDirectory();
+    const clock = { now: Date.now() };
+    const store = fileStore({ directory: root, clock: () => clock.now, staleLockMs: 10_000 });
+    const key = storeKey();
+    await store.set(key, record(7), hour());
+    const temporary = join(shardDirectory(root, key), `.${key}.deadbeef.tmp`);
+    writeFileSync(temporary, 'a torn half-written record');
+    assert.deepEqual(await store.get(key), record(7));
+    assert.equal(await store.prune(), 0);
+    assert.ok(existsSync(temporary), 'a fresh temporary file may be a write in progress');
+    clock.now += 11_000;
+    assert.equal(await store.prune(), 0);
+    assert.ok(!existsSync(temporary), 'a stale temporary file is pruned');
+    assert.deepEqual(await store.get(key), record(7));
+  });
+
+  it('reads a file that is not a record file as absent, and prunes it', async () => {
+    const root = temporaryDirectory();
+    const store = fileStore({ directory: root });
+    const key = storeKey();
+    writeFileSync(join(shardDirectory(root, key), key), Buffer.from([9, 9]));
+    assert.equal(await store.get(key), undefined);
+    assert.equal(await store.compareAndSet(key, record(1), record(2), hour()), false);
+    assert.equal(await store.prune(), 1);
+    assert.ok(!existsSync(join(shardDirectory(root, key), key)));
+  });
+
+  it('an expired record can be created afresh by compare-and-set with nothing expected', async () => {
+    const root = temporaryDirectory();
+    const clock = { now: Date.now() };
+    const store = fileStore({ directory: root, clock: () => clock.now });
+    const key = storeKey();
+    await store.set(key, record(1), { expiresAt: clock.now + 1000 });
+    assert.equal(await store.compareAndSet(key, undefined, record(2), hour()), false);
+    clock.now += 1000;
+    assert.equal(await store.get(key), undefined);
+    assert.equal(await store.compareAndSet(key, record(1), record(3), hour()), false);
+    assert.equal(await store.compareAndSet(key, undefined, record(2), hour()), true);
+    assert.deepEqual(await store.get(key), record(2));
+  });
+});
+
+describe('fs store: locks between processes', () => {
+  it('of two store instances on one directory, exactly one compare-and-set wins', async () => {
+    const root = temporaryDirectory();
+    const [first, second] = [fileStore({ directory: root }), fileStore({ directory: root })];
+    for (let round = 0; round < 20; round++) {
+      const key = storeKey();
+      const base = record(round);
+      await first.set(key, base, hour());
+      const results = await Promise.all([
+        first.compareAndSet(key, base, record(round, 1), hour()),
+        second.compareAndSet(key, base, record(round, 2), hour()),
+      ]);
+      assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results}`);
+      const winner = results[0] ? record(round, 1) : record(round, 2);
+      assert.deepEqual(await second.get(key), winner);
+      const creators = await Promise.all([
+        first.compareAndSet(storeKey('00'), undefined, base, hour()),
+        second.compareAndSet(key, undefined, base, hour()),
+      ]);
+      assert.deepEqual(creators, [true, false]);
+    }
+  });
+
+  it('waits for a held lock, then fails with a StoreError after lockTimeoutMs', async () => {
+    const root = temporaryDirectory();
+    const store = fileStore({ directory: root, lockTimeoutMs: 60 });
+    const key = storeKey();
+    const lockFile = join(shardDirectory(root, key), `${key}.lock`);
+    writeFileSync(lockFile, '');
+    const started = performance.now();
+    const error = await thrown(() => store.set(key, record(1), hour()));
+    assert.ok(error instanceof StoreError && error.store === 'fs', String(error));
+    assert.match(error.message, /lock/);
+    assert.ok(performance.now() - started < 2_000);
+    assert.equal(await store.get(key), undefined);
+  });
+
+  it('breaks a lock older than staleLockMs (a holder that died), with an injected clock', async () => {
+    const root = temporaryDirectory();
+    const clock = { now: Date.now() };
+    const options = {
+      directory: root,
+      clock: () => clock.now,
+      staleLockMs: 30_000,
+      lockTimeoutMs: 60,
+    };
+    const store = fileStore(options);
+    const key = storeKey();
+    await store.set(key, record(1), hour());
+    const lockFile = join(shardDirectory(root, key), `${key}.lock`);
+    writeFileSync(lockFile, '');
+    assert.ok(
+      (await thrown(() => store.compareAndSet(key, record(1), record(2), hour()))) instanceof
+        StoreError,
+    );
+    clock.now += 31_000;
+    assert.equal(await store.compareAndSet(key, record(1), record(2), hour()), true);
+    assert.ok(!existsSync(lockFile));
+    assert.deepEqual(await store.get(key), record(2));
+    // A stale lock with nobody writing that record is removed by prune.
+    writeFileSync(lockFile, '');
+    utimesSync(lockFile, new Date(clock.now - 60_000), new Date(clock.now - 60_000));
+    await store.prune();
+    assert.ok(!existsSync(lockFile));
+  });
+
+  it('a delete is never undone by a compare-and-set from another instance', async () => {
+    const root = temporaryDirectory();
+    const [first, second] = [fileStore({ directory: root }), fileStore({ directory: root })];
+    for (let round = 0; round < 20; round++) {
+      const key = storeKey();
+      await first.set(key, record(round), hour());
+      const [, written] = await Promise.all([
+        first.delete(key),
+        second.compareAndSet(key, record(round), record(round, 1), hour()),
+      ]);
+      const current = await first.get(key);
+      // Either the write landed first and the delete removed it, or the write lost.
+      assert.equal(current, undefined, `round ${round}: written=${written}`);
+    }
+  });
+});
+
+describe('fs store: per-user index', () => {
+  it('keeps one marker per record under a hashed user directory, removed with the record', async () => {
+    const root = temporaryDirectory();
+    const store = fileStore({ directory: root });
+    const [a, b] = [storeKey(), storeKey()];
+    await store.set(a, record(1), { ...hour(), userKey });
+    await store.set(b, record(2), { ...hour(), userKey });
+    const markers = listTree(join(root, 'users')).filter((path) => path.split('/').length === 4);
+    assert.equal(markers.length, 2);
+    assert.ok(!markers.some((path) => path.includes(userKey)), 'the user key is hashed');
+    assert.deepEqual((await store.listByUser(userKey)).sort(), [a, b].sort());
+    await store.delete(a);
+    assert.deepEqual(await store.listByUser(userKey), [b]);
+    assert.equal(listTree(join(root, 'users')).filter((p) => p.split('/').length === 4).length, 1);
+    assert.equal(await store.deleteByUser(userKey), 1);
+    assert.equal(await store.get(b), undefined);
+  });
+
+  it('a record rewritten for another user leaves the first user’s index; prune clears markers', async () => {
+    const root = temporaryDirectory();
+    const clock = { now: Date.now() };
+    const store = fileStore({ directory: root, clock: () => clock.now });
+    const other = 'other-0123456789abcdef';
+    const key = storeKey();
+    await store.set(key, record(1), { ...hour(), userKey });
+    await store.set(key, record(2), { ...hour(), userKey: other });
+    assert.deepEqual(await store.listByUser(userKey), []);
+    assert.equal(await store.deleteByUser(userKey), 0);
+    assert.deepEqual(await store.listByUser(other), [key]);
+    clock.now += 60_000;
+    await store.prune();
+    const markers = listTree(join(root, 'users')).filter((path) => path.split('/').length === 4);
+    assert.equal(markers.length, 1, 'the stale marker is gone, the live one stays');
+    assert.equal(listTree(join(root, 'users')).filter((p) => p.split('/').length === 3).length, 1);
+  });
+});
