@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 npm run --silent build
 bash scripts/services.sh
+bash scripts/browser.sh
 
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 node --import tsx --test --test-concurrency=2 --test-reporter=tap "${files[@]}"
