@@ -1,4 +1,5 @@
-// `npm start`: the counter example on 127.0.0.1 (PORT, default 3000), on the memory store.
+// The minimal example: `node --import tsx examples/counter/server.ts` (after `npm run build`)
+// serves a visit counter on 127.0.0.1 (PORT, default 3000), on the memory store.
 import { randomBytes } from 'node:crypto';
 import { memoryStore } from 'pithos/memory';
 import { counterManager, createCounterServer } from './app.ts';
