@@ -137,7 +137,8 @@ export function openDevice(
   if (payload === undefined) return undefined;
   try {
     const device = JSON.parse(fromUTF8(payload)) as DeviceInfo;
-    const isValid = typeof device.s === 'string' && typeof device.u === 'string' && typeof device.c === 'number';
+    const isValid =
+      typeof device.s === 'string' && typeof device.u === 'string' && typeof device.c === 'number';
     return isValid ? device : undefined;
   } catch {
     return undefined;
