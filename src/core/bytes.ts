@@ -38,9 +38,11 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 
 /** Lower-case hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += HEX[byte];
-  return out;
+  // join() builds one flat string; `+=` would leave a rope that every later regex test or map
+  // lookup of the store key must flatten again.
+  const pairs = new Array<string>(bytes.length);
+  for (let i = 0; i < bytes.length; i++) pairs[i] = HEX[bytes[i] as number] as string;
+  return pairs.join('');
 }
 
 /** Bytes of lower-case or upper-case hex; `undefined` for anything else. */
