@@ -43,4 +43,4 @@ export type { Secret } from './core/keyring.ts';
 export { createSessionManager, type LoadOptions, type SessionManager } from './core/manager.ts';
 export type { IPBindingOptions, SessionManagerOptions } from './core/options.ts';
 export { Session } from './core/session.ts';
-export type { Store, StoreSetOptions } from './core/store.ts';
+export type { Store, StoreSetOptions, StoreStats } from './core/store.ts';

@@ -19,6 +19,19 @@ export interface StoreSetOptions {
   userKey?: string;
 }
 
+/**
+ * What a store holds, from its optional `stats` capability (`pithos stats`). Session records and
+ * the device records of `pithos/auth` count alike: a store dump cannot tell them apart.
+ */
+export interface StoreStats {
+  /** Records held now, expired ones not yet removed included. */
+  records: number;
+  /** How many of them are past their expiry; absent where expired records vanish by themselves (native TTL). */
+  expired?: number;
+  /** Their total size in bytes, as the store keeps them; absent when the store cannot tell. */
+  bytes?: number;
+}
+
 /** The persistence interface every store implements. */
 export interface Store {
   /** A short name for errors and logs, such as `memory` or `redis`. */
@@ -46,6 +59,17 @@ export interface Store {
   deleteByUser?(userKey: string): Promise<number>;
   /** Optional: removes expired records; returns how many. */
   prune?(): Promise<number>;
+  /**
+   * Optional: counts what the store holds (`pithos stats`). It may read the whole store (a scan
+   * of keys, files or rows): for operators and occasional monitoring, never for request paths.
+   * Counts drift while applications write.
+   *
+   * @example
+   * ```ts
+   * const { records, expired, bytes } = (await store.stats?.()) ?? { records: NaN };
+   * ```
+   */
+  stats?(): Promise<StoreStats>;
   /** Optional: releases what the store holds (timers, connections it owns). */
   close?(): Promise<void>;
 }

@@ -13,7 +13,7 @@ import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions } from '../core/store.ts';
+import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 import { checkKey, checkSet, checkUserKey, guarded, positive, sameBytes } from './fs-checks.ts';
 import {
@@ -41,6 +41,7 @@ import {
 } from './fs-layout.ts';
 import { keyedQueue, type LockOptions, lock } from './fs-lock.ts';
 import { type PruneProgress, pruneFiles } from './fs-prune.ts';
+import { fileStats } from './fs-stats.ts';
 
 export type { PruneProgress } from './fs-prune.ts';
 
@@ -90,6 +91,11 @@ export interface FileStore extends Required<Omit<Store, 'close' | 'prune'>> {
   readonly directory: string;
   /** Removes expired records and what crashes left behind; returns how many records it removed. */
   prune(options?: FilePruneOptions): Promise<number>;
+  /**
+   * Counts the record files, the expired ones and their sizes (header included), walking every
+   * shard (`pithos stats`): for operators, not for request paths.
+   */
+  stats(): Promise<Required<StoreStats>>;
 }
 
 /** Creates the store's directories and proves that this process can write there. */
@@ -267,6 +273,9 @@ export function fileStore(options: FileStoreOptions): FileStore {
     },
     async prune(pruneOptions = {}) {
       return guarded('prune', () => pruneFiles(layout, locks, pruneOptions.onProgress));
+    },
+    async stats() {
+      return guarded('stats', () => fileStats(layout, clock()));
     },
   };
 }

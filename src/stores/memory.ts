@@ -10,7 +10,7 @@
  * @module
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions } from '../core/store.ts';
+import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 
 /** Options of `memoryStore`. */
@@ -33,6 +33,8 @@ export interface MemoryStore extends Required<Omit<Store, 'close'>> {
   readonly size: number;
   /** Drops every record. */
   close(): Promise<void>;
+  /** Counts the records, the expired ones not yet removed, and their bytes. */
+  stats(): Promise<Required<StoreStats>>;
 }
 
 function checkKey(key: string): void {
@@ -144,6 +146,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         }
       }
       return removed;
+    },
+    async stats() {
+      const now = clock();
+      const stats = { records: entries.size, expired: 0, bytes: 0 };
+      for (const entry of entries.values()) {
+        if (now >= entry.expiresAt) stats.expired++;
+        stats.bytes += entry.record.length;
+      }
+      return stats;
     },
     async close() {
       entries.clear();

@@ -13,9 +13,12 @@
  * @module
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions } from '../core/store.ts';
+import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 import {
+  type IORedisClient,
+  type NodeRedisClient,
+  type RedisArgument,
   type RedisClient,
   type RedisConnection,
   redisConnection,
@@ -62,6 +65,12 @@ export interface RedisStoreOptions {
 export interface RedisStore extends Required<Omit<Store, 'prune' | 'close'>> {
   /** The prefix of every key the store writes. */
   readonly prefix: string;
+  /**
+   * Counts the records under the prefix and their bytes, with SCAN on every master and STRLEN
+   * (`pithos stats`); no `expired`: Redis removes expired keys itself. For operators: it walks the
+   * whole keyspace, and counts drift while applications write.
+   */
+  stats(): Promise<Omit<StoreStats, 'expired'>>;
 }
 
 /** User keys come from the core as hex or base64url hashes; anything else is refused. */
@@ -160,6 +169,28 @@ async function bounded<T>(what: string, timeoutMs: number, operation: Promise<T>
   }
 }
 
+type Send = (args: RedisArgument[]) => Promise<unknown>;
+
+/** One sender per master: every master of a Cluster (SCAN sees one node's keys), else the server. */
+async function masters(client: RedisClient, redis: RedisConnection): Promise<Send[]> {
+  const cluster = client as Partial<{ masters: unknown[]; nodeClient(node: unknown): unknown }>;
+  if (redis.flavour === 'node-redis cluster' && Array.isArray(cluster.masters)) {
+    return Promise.all(
+      cluster.masters.map(async (node) => {
+        const master = (await cluster.nodeClient?.(node)) as NodeRedisClient;
+        return (args: RedisArgument[]) => master.sendCommand(args);
+      }),
+    );
+  }
+  const io = client as Partial<{ nodes(role: 'master'): IORedisClient[] }>;
+  if (redis.flavour === 'ioredis' && typeof io.nodes === 'function') {
+    return io
+      .nodes('master')
+      .map((node) => (args: RedisArgument[]) => node.callBuffer(String(args[0]), ...args.slice(1)));
+  }
+  return [(args) => redis.command('', args)];
+}
+
 /**
  * Creates a Redis store over your own client.
  *
@@ -204,6 +235,34 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     Promise.all(
       keys.map((key) => redis.command(recordKey(key), [command, recordKey(key)])),
     ) as Promise<T[]>;
+
+  /** Counts the records on one master, a SCAN page at a time (a key seen twice counts twice). */
+  async function count(send: Send, totals: { records: number; bytes: number }): Promise<void> {
+    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let cursor = '0';
+    do {
+      const page = (await bounded(
+        'stats',
+        timeoutMs,
+        send(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000']),
+      )) as [unknown, unknown[]];
+      cursor = String(page[0]);
+      const names = page[1].map(String).filter((name) => isStoreKey(name.slice(prefix.length)));
+      const lengths = await run('stats', () =>
+        each<number>(
+          names.map((name) => name.slice(prefix.length)),
+          'STRLEN',
+        ),
+      );
+      for (const length of lengths.map(Number)) {
+        // 0: the record expired or was deleted since the SCAN.
+        if (length > 0) {
+          totals.records++;
+          totals.bytes += length;
+        }
+      }
+    } while (cursor !== '0');
+  }
 
   return {
     name: 'redis',
@@ -266,6 +325,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         const deleted = await each<number>(await members(userKey), 'DEL');
         return deleted.reduce((sum, count) => sum + count, 0);
       });
+    },
+    async stats() {
+      const totals = { records: 0, bytes: 0 };
+      for (const send of await run('stats', () => masters(options.client, redis))) {
+        await count(send, totals);
+      }
+      return totals;
     },
   };
 }

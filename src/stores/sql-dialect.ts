@@ -110,6 +110,7 @@ export interface SQLStatements {
   listByUser: string;
   deleteByUser: string;
   prune: string;
+  stats: string;
 }
 
 /** Builds every statement of a store; the comment on each gives its values in order. */
@@ -141,5 +142,10 @@ export function sqlStatements(dialect: SQLDialect, table: SQLTable, batch: numbe
     deleteByUser: `DELETE FROM ${t} WHERE user_key = ${p(1)} AND ${live(2)}`,
     // now
     prune: dialect.pruneBatch(t, batch),
+    // now. LENGTH of a binary value is its size in bytes in every dialect.
+    stats:
+      'SELECT COUNT(*) AS records, ' +
+      `COALESCE(SUM(CASE WHEN expires_at <= ${p(1)} THEN 1 ELSE 0 END), 0) AS expired, ` +
+      `COALESCE(SUM(LENGTH(record)), 0) AS bytes FROM ${t}`,
   };
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions } from '../core/store.ts';
+import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 import {
   errorCode,
@@ -60,6 +60,11 @@ export interface SQLStore extends Required<Store> {
   readonly table: string;
   /** Creates the table and its indexes when they do not exist (`CREATE … IF NOT EXISTS`). */
   createSchema(): Promise<void>;
+  /**
+   * Counts the rows, the expired ones and the bytes of their records, in one statement that reads
+   * the whole table (`pithos stats`): for operators, not for request paths.
+   */
+  stats(): Promise<Required<StoreStats>>;
   /** Does nothing to the client: it is yours, end it yourself (`await pool.end()`). */
   close(): Promise<void>;
 }
@@ -233,6 +238,16 @@ export function createSQLStore(
         removed += affected;
         if (affected < batch) return removed;
       }
+    },
+    async stats() {
+      const { rows } = await run('stats', sql.stats, [clock()]);
+      // COUNT and SUM come back as numbers, bigints or decimal strings, by driver.
+      const row = rows[0] ?? {};
+      return {
+        records: Number(row.records ?? 0),
+        expired: Number(row.expired ?? 0),
+        bytes: Number(row.bytes ?? 0),
+      };
     },
     async createSchema() {
       for (const statement of dialect.schema(table)) await run('createSchema', statement, []);
