@@ -126,6 +126,21 @@ export function registerContractTests(runner: TestRunner, options: StoreConforma
     });
   });
 
+  it('stats: counts what the store holds', async () => {
+    await withStore(options, async (store) => {
+      const stats = store.stats?.bind(store);
+      if (stats === undefined) return; // capability absent
+      const keys = [randomStoreKey(), randomStoreKey(), randomStoreKey()];
+      for (const key of keys) await store.set(key, randomRecord(100), { expiresAt: later() });
+      const counted = await stats();
+      check(Number.isInteger(counted.records) && counted.records >= 3, 'stats missed records');
+      if (counted.expired !== undefined)
+        check(Number.isInteger(counted.expired), 'expired is not a count');
+      if (counted.bytes !== undefined) check(counted.bytes >= 300, 'stats under-counted the bytes');
+      for (const key of keys) await store.delete(key);
+    });
+  });
+
   it('prune from several app instances at once is safe', async () => {
     const stores = await Promise.all([options.createStore(), options.createStore()]);
     try {
