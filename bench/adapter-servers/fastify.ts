@@ -1,0 +1,37 @@
+/**
+ * Fastify 5 servers of `bench/adapters.ts` without a third-party session library:
+ * `node --import tsx bench/adapter-servers/fastify.ts plain|pithos`. `@fastify/session` and
+ * `@fastify/secure-session` have their own files, since each declares its own `request.session`.
+ *
+ * - `plain`: the route alone, no sessions (Fastify's ceiling).
+ * - `pithos`: `createSessionPlugin` from `pithos/fastify`, memory store.
+ */
+import Fastify from 'fastify';
+import { createSessionPlugin } from '../../src/adapters/fastify.ts';
+import type { JSONValue } from '../../src/index.ts';
+import { BODY, changeSession, countRequest, modeOf, pithosManager, serve } from './serve.ts';
+
+const mode = modeOf(['plain', 'pithos'] as const);
+const app = Fastify();
+
+if (mode === 'plain') {
+  app.get('/', async (_request, reply) => {
+    countRequest();
+    return reply.type('text/plain').send(BODY);
+  });
+} else {
+  const sessions = createSessionPlugin(pithosManager());
+  app.register(sessions);
+  app.get('/', async (request, reply) => {
+    const session = sessions.getSession(request);
+    changeSession(
+      session.isNew,
+      (key) => session.get(key),
+      (key, value) => session.set(key, value as JSONValue),
+    );
+    return reply.type('text/plain').send(BODY);
+  });
+}
+
+await app.ready();
+serve(app.server);
