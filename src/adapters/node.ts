@@ -106,77 +106,118 @@ export function commitBeforeHeaders(
   response: ServerResponse,
   commit: () => Promise<string | undefined>,
   onFailure: (error: unknown) => unknown,
-): {
-  readonly isPristine: () => boolean;
-  readonly hasEnded: () => boolean;
-  readonly release: () => void;
-} {
-  const target = response as unknown as Record<Method, AnyFunction>;
-  const originals = new Map<Method, AnyFunction>();
-  const held: [Method, unknown[]][] = [];
+): ResponseHold {
+  return new ResponseHold(response, commit, onFailure);
+}
+
+const HOLD = Symbol('pithos.hold');
+
+/** The wrappers are made once and shared: a request costs one object, not four closures. */
+const WRAPPERS = Object.fromEntries(
+  METHODS.map((name) => [
+    name,
+    function (this: { [HOLD]: ResponseHold }, ...args: unknown[]): unknown {
+      return this[HOLD].intercept(name, args);
+    },
+  ]),
+) as Record<Method, AnyFunction>;
+
+/** What `commitBeforeHeaders` returns: the state of one held response. */
+export class ResponseHold {
+  readonly #response: ServerResponse;
+  readonly #commit: () => Promise<string | undefined>;
+  readonly #onFailure: (error: unknown) => unknown;
+  readonly #originals: AnyFunction[];
+  readonly #held: [Method, unknown[]][] = [];
   // armed: nothing written yet; holding: commit running; passing: calls go straight through;
   // absorbing: the commit failed and the error response went out, later calls are dropped.
-  let phase: 'armed' | 'holding' | 'passing' | 'absorbing' = 'armed';
-  let ended = false;
-  const call = (name: Method, args: unknown[]): unknown =>
-    originals.get(name)?.apply(response, args);
-  const fail = (error: unknown): void => {
-    held.length = 0;
-    phase = 'passing';
+  #phase: 'armed' | 'holding' | 'passing' | 'absorbing' = 'armed';
+  #ended = false;
+
+  constructor(
+    response: ServerResponse,
+    commit: () => Promise<string | undefined>,
+    onFailure: (error: unknown) => unknown,
+  ) {
+    this.#response = response;
+    this.#commit = commit;
+    this.#onFailure = onFailure;
+    const target = response as unknown as Record<Method, AnyFunction> & { [HOLD]: ResponseHold };
+    this.#originals = METHODS.map((name) => target[name]);
+    target[HOLD] = this;
+    // The wrappers stay in place (never deleted), so middleware that wrapped them later keeps working.
+    for (const name of METHODS) target[name] = WRAPPERS[name];
+  }
+
+  /** Whether nothing was written yet. */
+  isPristine(): boolean {
+    return this.#phase === 'armed';
+  }
+
+  /** Whether `end` was called. */
+  hasEnded(): boolean {
+    return this.#ended;
+  }
+
+  /** Lets calls through without committing (the handler failed before responding). */
+  release(): void {
+    if (this.#phase === 'armed') this.#phase = 'passing';
+  }
+
+  /** @internal Called by the shared wrappers. */
+  intercept(name: Method, args: unknown[]): unknown {
+    if (name === 'end') this.#ended = true;
+    if (this.#phase === 'passing') return this.#call(name, args);
+    if (this.#phase === 'absorbing') return name === 'write' ? false : this.#response;
+    this.#held.push([name, args]);
+    if (this.#phase === 'armed') {
+      this.#phase = 'holding';
+      void this.#run();
+    }
+    return name === 'write' ? true : this.#response;
+  }
+
+  #call(name: Method, args: unknown[]): unknown {
+    return this.#originals[METHODS.indexOf(name)]?.apply(this.#response, args);
+  }
+
+  #fail(error: unknown): void {
+    this.#held.length = 0;
+    this.#phase = 'passing';
     let after: unknown;
     try {
-      if (response.headersSent) {
+      if (this.#response.headersSent) {
         console.error('pithos: response failed after its headers left', error);
-        response.destroy();
+        this.#response.destroy();
       } else {
-        after = onFailure(error);
+        after = this.#onFailure(error);
       }
     } finally {
-      phase = after === 'pass' ? 'passing' : 'absorbing';
+      this.#phase = after === 'pass' ? 'passing' : 'absorbing';
     }
-  };
-  const run = async (): Promise<void> => {
+  }
+
+  async #run(): Promise<void> {
     let setCookie: string | undefined;
     try {
-      setCookie = await commit();
+      setCookie = await this.#commit();
     } catch (error) {
-      fail(error);
+      this.#fail(error);
       return;
     }
-    phase = 'passing';
+    this.#phase = 'passing';
     try {
-      const writeHeadArgs = held.find(([name]) => name === 'writeHead')?.[1];
-      if (setCookie !== undefined && !response.headersSent)
-        addCookie(response, setCookie, writeHeadArgs);
-      for (const [name, args] of held.splice(0)) call(name, args);
+      const writeHeadArgs = this.#held.find(([name]) => name === 'writeHead')?.[1];
+      if (setCookie !== undefined && !this.#response.headersSent) {
+        addCookie(this.#response, setCookie, writeHeadArgs);
+      }
+      for (const [name, args] of this.#held.splice(0)) this.#call(name, args);
     } catch (error) {
       // A held call node rejects (an invalid header, say) throws only now, outside the handler:
       // answer through the error path instead of leaving an unhandled rejection.
-      fail(error);
+      this.#fail(error);
     }
-  };
-  // The wrappers stay in place (never deleted), so middleware that wrapped them later keeps working.
-  for (const name of METHODS) {
-    originals.set(name, target[name]);
-    target[name] = (...args: unknown[]) => {
-      if (name === 'end') ended = true;
-      if (phase === 'passing') return call(name, args);
-      if (phase === 'absorbing') return name === 'write' ? false : response;
-      held.push([name, args]);
-      if (phase === 'armed') {
-        phase = 'holding';
-        void run();
-      }
-      return name === 'write' ? true : response;
-    };
   }
-  return {
-    isPristine: () => phase === 'armed',
-    hasEnded: () => ended,
-    release: () => {
-      if (phase === 'armed') phase = 'passing';
-    },
-  };
 }
 
 /**
@@ -188,7 +229,7 @@ export async function attachSession<Data extends object>(
   request: IncomingMessage,
   response: ServerResponse,
   options: { isTrusted: (address: string) => boolean; onError: (error: unknown) => void },
-): Promise<{ session: Session<Data>; hook: ReturnType<typeof commitBeforeHeaders> }> {
+): Promise<{ session: Session<Data>; hook: ResponseHold }> {
   const session = await manager.load(request.headers.cookie, {
     ip: requestAddress(request, options.isTrusted),
     userAgent: request.headers['user-agent'],
