@@ -1,0 +1,286 @@
+/**
+ * The request handlers of `bench/stores-server.ts`, one per server mode. Every handler answers
+ * `GET /` by changing the session (counter + 1) and `GET /read` by only reading it; a request
+ * without a session creates one with 200 B of data. The floors do the same with raw commands of
+ * the same client library on a record of the same size as pithos's sealed record, keyed by the
+ * cookie's value, with no crypto.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import express, { type RequestHandler } from 'express';
+import session from 'express-session';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { createSessionMiddleware } from '../src/adapters/express.ts';
+import { withSession } from '../src/adapters/node.ts';
+import type { Store } from '../src/core/store.ts';
+import { createSessionManager, type SessionManager } from '../src/index.ts';
+import { fileStore } from '../src/stores/fs.ts';
+import { memoryStore } from '../src/stores/memory.ts';
+import { postgresStore } from '../src/stores/postgres.ts';
+import { redisStore } from '../src/stores/redis.ts';
+import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
+import {
+  PG_FLOOR_TABLE,
+  PG_TABLE,
+  POSTGRES,
+  REDIS_FLOOR_PREFIX,
+  REDIS_PREFIX,
+  REDIS_URL,
+} from './stores-config.ts';
+
+/** A `node:http` request handler. */
+export type Handler = (request: IncomingMessage, response: ServerResponse) => unknown;
+
+/** Counters every handler keeps, reported to the parent. */
+export const counters = { requests: 0, created: 0, reads: 0, writes: 0, missing: 0 };
+
+/** Connections each server's `pg.Pool` may open, pithos and floor alike. */
+const PG_POOL_SIZE = 10;
+/** The records' lifetime, pithos's default idle timeout. */
+const TTL_MS = 86_400_000;
+const BODY = 'ok\n';
+const HEADERS = { 'content-type': 'text/plain', 'content-length': String(BODY.length) };
+const seed = sampleData(200);
+/** node-redis's `RESP_TYPES.BLOB_STRING`: replies as Buffers, as the Redis store asks for. */
+const BUFFERS = { 36: Buffer };
+
+/** The store, counting its reads and writes (so the report shows that a read skips the write). */
+function counted(store: Store): Store {
+  return {
+    ...store,
+    get: (key) => {
+      counters.reads++;
+      return store.get(key);
+    },
+    set: (key, record, options) => {
+      counters.writes++;
+      return store.set(key, record, options);
+    },
+    compareAndSet: (key, expected, record, options) => {
+      counters.writes++;
+      return store.compareAndSet?.(key, expected, record, options) ?? Promise.resolve(false);
+    },
+  };
+}
+
+function managerOn(store: Store): SessionManager<BenchData> {
+  return createSessionManager<BenchData>({ store: counted(store), secret: BENCH_SECRET });
+}
+
+/** The size in bytes of the sealed record of a fresh session with the benchmark's data. */
+export async function sealedRecordSize(): Promise<number> {
+  let size = 0;
+  const store = memoryStore();
+  const manager = createSessionManager<BenchData>({
+    store: {
+      ...store,
+      compareAndSet: undefined,
+      set: async (_key, record) => {
+        size = record.length;
+      },
+    },
+    secret: BENCH_SECRET,
+  });
+  const fresh = await manager.load(undefined);
+  for (const [key, value] of Object.entries(seed)) fresh.set(key, value);
+  await manager.commit(fresh);
+  return size;
+}
+
+/** The part of a session the handlers use: pithos's `Session`, or a view of express-session's. */
+interface SessionView {
+  readonly isNew: boolean;
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+}
+
+/** What every handler does with a session: create it, change it (`/`) or only read it (`/read`). */
+function touch(path: string | undefined, current: SessionView): void {
+  counters.requests++;
+  if (current.isNew) {
+    counters.created++;
+    for (const [key, value] of Object.entries(seed)) current.set(key, value);
+  } else if (path === '/read') {
+    if (current.get('counter') === undefined) counters.missing++;
+  } else {
+    current.set('counter', Number(current.get('counter') ?? 0) + 1);
+  }
+}
+
+/** pithos through the node adapter, on the given store. */
+function pithosHandler(store: Store): Handler {
+  return withSession(managerOn(store), (request, response, current) => {
+    touch(request.url, current as SessionView);
+    response.writeHead(200, HEADERS).end(BODY);
+  });
+}
+
+/** The 64 hex digits of the floor's cookie, or `undefined`. */
+function floorID(request: IncomingMessage): string | undefined {
+  const match = /(?:^|;\s*)floor=([0-9a-f]{64})/.exec(request.headers.cookie ?? '');
+  return match?.[1];
+}
+
+/** Raw operations on one record of the floor: read it, write it. */
+interface Raw {
+  get(id: string): Promise<Buffer | undefined>;
+  set(id: string, record: Buffer): Promise<void>;
+}
+
+/** A floor server: GET (+ SET on `/`) of a record of `size` bytes keyed by the cookie. */
+function floorHandler(raw: Raw, size: number): Handler {
+  return async (request, response) => {
+    counters.requests++;
+    let id = floorID(request);
+    const headers: Record<string, string> = { ...HEADERS };
+    if (id === undefined) {
+      counters.created++;
+      id = randomBytes(32).toString('hex');
+      await raw.set(id, Buffer.alloc(size, 1));
+      headers['set-cookie'] = `floor=${id}; Path=/; HttpOnly; SameSite=Lax`;
+    } else {
+      counters.reads++;
+      const record = await raw.get(id);
+      if (record === undefined) {
+        counters.missing++;
+        response.writeHead(500, HEADERS).end(BODY);
+        return;
+      }
+      if (request.url !== '/read') {
+        // A change of the same size: one byte, standing in for the counter.
+        record[0] = ((record[0] as number) + 1) & 0xff;
+        counters.writes++;
+        await raw.set(id, record);
+      }
+    }
+    response.writeHead(200, headers).end(BODY);
+  };
+}
+
+type RedisClient = ReturnType<typeof createClient>;
+
+async function redisClient(): Promise<RedisClient> {
+  const client: RedisClient = createClient({ url: REDIS_URL });
+  await client.connect();
+  return client;
+}
+
+function pgPool(): pg.Pool {
+  return new pg.Pool({ ...POSTGRES, max: PG_POOL_SIZE });
+}
+
+async function redisFloor(size: number): Promise<Handler> {
+  const client = await redisClient();
+  return floorHandler(
+    {
+      get: async (id) =>
+        ((await client.sendCommand(['GET', REDIS_FLOOR_PREFIX + id], { typeMapping: BUFFERS })) ??
+          undefined) as Buffer | undefined,
+      set: async (id, record) => {
+        await client.sendCommand(['SET', REDIS_FLOOR_PREFIX + id, record, 'PX', String(TTL_MS)]);
+      },
+    },
+    size,
+  );
+}
+
+/** The floor's statements: pithos's `get`, and an upsert as pithos's `set` (same table design). */
+function postgresFloor(size: number): Handler {
+  const pool = pgPool();
+  const select = `SELECT record FROM ${PG_FLOOR_TABLE} WHERE store_key = $1 AND expires_at > $2`;
+  const upsert =
+    `INSERT INTO ${PG_FLOOR_TABLE} (store_key, record, expires_at, user_key, version) ` +
+    'VALUES ($1, $2, $3, NULL, 1) ON CONFLICT (store_key) DO UPDATE SET record = EXCLUDED.record, ' +
+    `expires_at = EXCLUDED.expires_at, version = ${PG_FLOOR_TABLE}.version + 1`;
+  return floorHandler(
+    {
+      get: async (id) => (await pool.query(select, [id, Date.now()])).rows[0]?.record,
+      set: async (id, record) => {
+        await pool.query(upsert, [id, record, Date.now() + TTL_MS]);
+      },
+    },
+    size,
+  );
+}
+
+/** The same Express app for pithos and for express-session: a session middleware, then `touch`. */
+function expressApp(
+  middleware: RequestHandler,
+  viewOf: (request: express.Request) => SessionView,
+): Handler {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(middleware);
+  const route: RequestHandler = (request, response) => {
+    touch(request.path, viewOf(request));
+    response.type('text/plain').send(BODY);
+  };
+  app.get('/', route);
+  app.get('/read', route);
+  return app;
+}
+
+function pithosExpress(directory: string, sync: boolean): Handler {
+  const sessions = createSessionMiddleware(managerOn(fileStore({ directory, sync })));
+  return expressApp(
+    sessions as unknown as RequestHandler,
+    (request) => sessions.getSession(request) as SessionView,
+  );
+}
+
+/** session-file-store's class, made from express-session (it ships no types). */
+type FileStoreClass = new (options: Record<string, unknown>) => session.Store;
+
+function sessionFileStore(directory: string): Handler {
+  const load = createRequire(import.meta.url)('session-file-store') as (
+    module: typeof session,
+  ) => FileStoreClass;
+  const FileStore = load(session);
+  const store = new FileStore({
+    path: directory,
+    ttl: TTL_MS / 1000,
+    retries: 0,
+    reapInterval: -1,
+    logFn: () => {},
+  });
+  const middleware = session({
+    store,
+    secret: BENCH_SECRET,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: 'lax', maxAge: TTL_MS },
+  });
+  return expressApp(middleware, (request) => {
+    const data = request.session as unknown as Record<string, unknown>;
+    return {
+      isNew: data.userID === undefined,
+      get: (key) => data[key],
+      set: (key, value) => {
+        data[key] = value;
+      },
+    };
+  });
+}
+
+/** The handler of one server mode; `directory` is the fs stores' directory. */
+export async function handlerFor(mode: string, directory: string | undefined): Promise<Handler> {
+  const size = await sealedRecordSize();
+  switch (mode) {
+    case 'pithos-redis':
+      return pithosHandler(redisStore({ client: await redisClient(), prefix: REDIS_PREFIX }));
+    case 'floor-redis':
+      return redisFloor(size);
+    case 'pithos-postgres':
+      return pithosHandler(postgresStore({ client: pgPool(), table: PG_TABLE }));
+    case 'floor-postgres':
+      return postgresFloor(size);
+  }
+  if (directory === undefined) throw new Error(`${mode} needs a directory`);
+  if (mode === 'pithos-fs') return pithosExpress(directory, true);
+  if (mode === 'pithos-fs-nosync') return pithosExpress(directory, false);
+  if (mode === 'session-file-store') return sessionFileStore(directory);
+  throw new Error(`unknown mode ${mode}`);
+}
