@@ -10,7 +10,7 @@ import { ConfigError, StoreError } from '../core/errors.ts';
 import { mysqlStore } from '../stores/mysql.ts';
 import { postgresStore } from '../stores/postgres.ts';
 import type { SQLStore } from '../stores/sql.ts';
-import { sqliteStore } from '../stores/sqlite.ts';
+import { type SQLiteDatabase, sqliteStore } from '../stores/sqlite.ts';
 import { loadDriver, reasonOf } from './drivers.ts';
 import type { OpenedStore, SchemaCheck, StoreURL } from './store-url.ts';
 
@@ -67,11 +67,6 @@ function opened(
 
 /** `sqlite:` on better-sqlite3; the file must exist unless `create`. */
 export async function openSQLite(url: StoreURL, create: boolean): Promise<OpenedStore> {
-  const { default: Database } = await loadDriver(
-    'better-sqlite3',
-    'sqlite:',
-    () => import('better-sqlite3'),
-  );
   const path = url.path as string;
   if (!create && !existsSync(path)) {
     throw new ConfigError(
@@ -79,15 +74,44 @@ export async function openSQLite(url: StoreURL, create: boolean): Promise<Opened
     );
   }
   if (create) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const database = new Database(path, { fileMustExist: !create });
+  const database = await openSQLiteFile(path, create);
   // The application may be writing: wait for its locks rather than fail. The journal mode is
   // the application's choice and persists in the file, so it is left alone.
-  database.pragma('busy_timeout = 5000');
+  database.exec('PRAGMA busy_timeout = 5000');
   const store = sqliteStore({ database, table: url.table });
   const columns = database.prepare('SELECT name FROM pragma_table_info(?, ?)');
   const list: ListColumns = async (schema, table) =>
     (columns.all(table, schema ?? 'main') as { name: string }[]).map((row) => row.name);
   return opened(url, store, database, list, async () => void database.close());
+}
+
+/** What the command calls on a SQLite database: what better-sqlite3 and node:sqlite share. */
+interface SQLiteFile extends SQLiteDatabase {
+  exec(sql: string): unknown;
+  close(): unknown;
+}
+
+/**
+ * better-sqlite3, or Node's built-in `node:sqlite` when better-sqlite3 cannot load (it is a native
+ * module built for the Node version that installed it; `node:sqlite` comes with Node 22.13+).
+ */
+async function openSQLiteFile(path: string, create: boolean): Promise<SQLiteFile> {
+  let failure: unknown;
+  try {
+    const { default: Database } = await loadDriver(
+      'better-sqlite3',
+      'sqlite:',
+      () => import('better-sqlite3'),
+    );
+    return new Database(path, { fileMustExist: !create }) as unknown as SQLiteFile;
+  } catch (error) {
+    failure = error;
+  }
+  const builtin = process.getBuiltinModule?.('node:sqlite') as
+    | { DatabaseSync: new (path: string) => SQLiteFile }
+    | undefined;
+  if (builtin === undefined) throw failure;
+  return new builtin.DatabaseSync(path);
 }
 
 /** `postgres:` on a small pg Pool. */

@@ -1,12 +1,15 @@
-/** The `pithos` command on a real SQLite file (better-sqlite3), next to a store the test writes to. */
+/**
+ * The `pithos` command on a real SQLite file (better-sqlite3, or node:sqlite where better-sqlite3
+ * was built for another Node version), next to a store the test writes to.
+ */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { type SQLiteStore, sqliteStore } from '../../src/stores/sqlite.ts';
+import { drivers, type OpenDatabase } from '../stores/sqlite-support.ts';
 import {
   assertExit,
   assertNothingSecret,
@@ -21,14 +24,16 @@ import {
 const dir = await mkdtemp(join(tmpdir(), 'pithos-cli-sqlite-'));
 const file = join(dir, 'sessions.db');
 const url = `sqlite://${file}?table=app_sessions`;
-let database: Database.Database;
+let database: OpenDatabase;
 let store: SQLiteStore;
 
 before(async () => {
   const doctor = await pithos(['doctor', '--store', url, '--create-schema']);
   assertExit(doctor, 0);
-  database = new Database(file);
-  database.pragma('busy_timeout = 5000');
+  const driver = drivers.find((candidate) => candidate.skip === undefined);
+  assert.ok(driver, 'no SQLite driver loads on this Node version');
+  database = driver.open(file);
+  database.exec('PRAGMA busy_timeout = 5000');
   store = sqliteStore({ database, table: 'app_sessions' });
 });
 
