@@ -67,6 +67,7 @@ function opened(
 
 /** `sqlite:` on better-sqlite3; the file must exist unless `create`. */
 export async function openSQLite(url: StoreURL, create: boolean): Promise<OpenedStore> {
+  const open = await sqliteDriver();
   const path = url.path as string;
   if (!create && !existsSync(path)) {
     throw new ConfigError(
@@ -74,7 +75,7 @@ export async function openSQLite(url: StoreURL, create: boolean): Promise<Opened
     );
   }
   if (create) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const database = await openSQLiteFile(path, create);
+  const database = open(path);
   // The application may be writing: wait for its locks rather than fail. The journal mode is
   // the application's choice and persists in the file, so it is left alone.
   database.exec('PRAGMA busy_timeout = 5000');
@@ -94,8 +95,9 @@ interface SQLiteFile extends SQLiteDatabase {
 /**
  * better-sqlite3, or Node's built-in `node:sqlite` when better-sqlite3 cannot load (it is a native
  * module built for the Node version that installed it; `node:sqlite` comes with Node 22.13+).
+ * Without either, the error says to install better-sqlite3.
  */
-async function openSQLiteFile(path: string, create: boolean): Promise<SQLiteFile> {
+async function sqliteDriver(): Promise<(path: string) => SQLiteFile> {
   let failure: unknown;
   try {
     const { default: Database } = await loadDriver(
@@ -103,7 +105,8 @@ async function openSQLiteFile(path: string, create: boolean): Promise<SQLiteFile
       'sqlite:',
       () => import('better-sqlite3'),
     );
-    return new Database(path, { fileMustExist: !create }) as unknown as SQLiteFile;
+    new Database(':memory:').close(); // the native part loads here
+    return (path) => new Database(path) as unknown as SQLiteFile;
   } catch (error) {
     failure = error;
   }
@@ -111,7 +114,7 @@ async function openSQLiteFile(path: string, create: boolean): Promise<SQLiteFile
     | { DatabaseSync: new (path: string) => SQLiteFile }
     | undefined;
   if (builtin === undefined) throw failure;
-  return new builtin.DatabaseSync(path);
+  return (path) => new builtin.DatabaseSync(path);
 }
 
 /** `postgres:` on a small pg Pool. */

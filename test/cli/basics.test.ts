@@ -182,7 +182,10 @@ describe('a missing driver', () => {
     const drivers: [string, string][] = [
       ['postgres://postgres@127.0.0.1/test', 'install pg to use postgres:// stores'],
       ['mysql://root@127.0.0.1/test', 'install mysql2 to use mysql:// stores'],
-      ['sqlite:///tmp/none.db', 'install better-sqlite3 to use sqlite:// stores'],
+      // Where Node has node:sqlite built in, sqlite:// needs no driver: the file check speaks.
+      process.getBuiltinModule?.('node:sqlite') === undefined
+        ? ['sqlite:///tmp/none.db', 'install better-sqlite3 to use sqlite:// stores']
+        : ['sqlite:///tmp/none.db', 'there is no SQLite database at /tmp/none.db'],
       ['redis://127.0.0.1:6379', 'install redis to use redis:// stores'],
       ['memcached://127.0.0.1:11211', 'install memjs to use memcached:// stores'],
     ];
