@@ -15,11 +15,11 @@
  * Target (issue 4): pithos's added cost is at most half of the best library's on each framework.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Client, type Request } from 'autocannon';
 import { type Case, label, type Measurement, report } from './adapters-report.ts';
 import type { ServerMessage, ServerStats } from './http-server.ts';
+import { messageReader, pinned } from './processes.ts';
 import { describeMachine } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_ADAPTERS_SECONDS ?? 6);
@@ -58,34 +58,7 @@ interface Server {
   requests: Request[];
 }
 
-function canPin(): boolean {
-  if (cpus().length < 2) return false;
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const pinned = canPin();
-
-function nextMessage<T extends ServerMessage['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<ServerMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: ServerMessage): void => {
-      if (message.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(message as Extract<ServerMessage, { type: T }>);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`server exited (${code})`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
+const nextMessage = messageReader<ServerMessage>();
 
 async function startServer(c: Case): Promise<Server> {
   const script = fileURLToPath(new URL(`./adapter-servers/${c.script}`, import.meta.url));

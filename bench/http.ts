@@ -12,10 +12,10 @@
  * Traffic goes to 127.0.0.1 only, for a fixed time per case after a warm-up.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Client, type Request } from 'autocannon';
 import type { ServerMessage, ServerStats } from './http-server.ts';
+import { messageReader, pinned } from './processes.ts';
 import { describeMachine, median, printTable } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
@@ -46,34 +46,7 @@ interface Measurement {
   failures: number;
 }
 
-function canPin(): boolean {
-  if (cpus().length < 2) return false;
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const pinned = canPin();
-
-function nextMessage<T extends ServerMessage['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<ServerMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: ServerMessage): void => {
-      if (message.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(message as Extract<ServerMessage, { type: T }>);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`server exited (${code})`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
+const nextMessage = messageReader<ServerMessage>();
 
 async function startServer(mode: Mode): Promise<Server> {
   const script = fileURLToPath(new URL('./http-server.ts', import.meta.url));

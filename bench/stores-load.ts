@@ -7,6 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Client, type Request } from 'autocannon';
+import { messageReader, pinned } from './processes.ts';
 import type { StoreServerMessage, StoreServerStats } from './stores-server.ts';
 
 const CONNECTIONS = 100;
@@ -36,18 +37,7 @@ export interface Measurement {
   failures: number;
 }
 
-function canPin(): boolean {
-  if (cpus().length < 2) return false;
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether servers run on CPU 1 and this process on CPU 0. */
-export const pinned: boolean = canPin();
+export { pinned };
 
 /** Pins this process (the load generator) to CPU 0 when the servers are pinned to CPU 1. */
 export function pinClient(): void {
@@ -60,22 +50,7 @@ export function unpinClient(): void {
   if (pinned) execFileSync('taskset', ['-a', '-c', '-p', all, String(process.pid)]);
 }
 
-function nextMessage<T extends StoreServerMessage['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<StoreServerMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: StoreServerMessage): void => {
-      if (message.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(message as Extract<StoreServerMessage, { type: T }>);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`server exited (${code})`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
+const nextMessage = messageReader<StoreServerMessage>();
 
 /** Creates the pool of sessions and returns their cookies, as a browser would keep them. */
 async function createSessions(port: number): Promise<string[]> {
