@@ -5,6 +5,7 @@
  * @module
  */
 import { serializeCookie } from '../cookie/options.ts';
+import { equalBytes } from './bytes.ts';
 import { emitFor, guard, type ManagerContext } from './context.ts';
 import { DataError, StoreError } from './errors.ts';
 import { assertJSON } from './json.ts';
@@ -89,14 +90,10 @@ async function write(
   // seen unless it lands in the gap between this read and the write (documented).
   if (expected !== undefined) {
     const latest = await guard(context, 'get', () => store.get(key));
-    if (latest === undefined || !sameBytes(latest, expected)) return false;
+    if (latest === undefined || !equalBytes(latest, expected)) return false;
   }
   await guard(context, 'set', () => store.set(key, record, options));
   return true;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a === b || (a.length === b.length && a.every((byte, i) => byte === b[i]));
 }
 
 function sessionKeyFor(

@@ -83,6 +83,16 @@ export function sessionHandle(
   return toHex(crypto.hash(concatBytes(HANDLE_LABEL, token.storeKeyBytes), 16, serverKey.master));
 }
 
+const USER_KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * Whether a string has the shape of a per-user index key: 16 to 128 base64url or hex characters
+ * (the core writes 64 hex digits). Stores check it before any I/O.
+ */
+export function isUserKey(key: unknown): key is string {
+  return typeof key === 'string' && USER_KEY_PATTERN.test(key);
+}
+
 /** Whether a string has the shape of a store key (64 lower-case hex digits). */
 export function isStoreKey(key: unknown): key is string {
   return typeof key === 'string' && STORE_KEY_PATTERN.test(key);

@@ -5,9 +5,8 @@
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
 import type { StoreSetOptions } from '../core/store.ts';
-import { isStoreKey } from '../core/token.ts';
+import { isStoreKey, isUserKey } from '../core/token.ts';
 import { errorCode } from './fs-io.ts';
-import { USER_KEY_PATTERN } from './fs-layout.ts';
 import { LockTimeout } from './fs-lock.ts';
 
 /** An option in milliseconds: `fallback` when absent, a `ConfigError` unless positive. */
@@ -59,7 +58,7 @@ export function checkKey(key: string): void {
 
 /** Refuses a user key that is not an opaque key (it names a directory, through a hash). */
 export function checkUserKey(userKey: string | undefined): void {
-  if (userKey !== undefined && !USER_KEY_PATTERN.test(userKey)) {
+  if (userKey !== undefined && !isUserKey(userKey)) {
     throw new StoreError('fs', 'refused a user key that is not 16–128 of [A-Za-z0-9_-]', {
       code: 'STORE_KEY_INVALID',
     });

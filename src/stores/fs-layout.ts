@@ -22,12 +22,10 @@ import { readStart } from './fs-io.ts';
 const LAYOUT_VERSION = 1;
 /** Bytes before the user key. */
 const HEADER_BYTES = 10;
-/** The longest user key (see `USER_KEY_PATTERN`). */
+/** The longest user key (see `isUserKey` in the core). */
 const MAX_USER_KEY_BYTES = 128;
 /** Enough bytes to hold any header with its user key. */
 export const MAX_HEADER_BYTES: number = HEADER_BYTES + MAX_USER_KEY_BYTES;
-/** What a user key looks like: an opaque keyed hash, path- and SQL-safe. */
-export const USER_KEY_PATTERN: RegExp = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** The plaintext part of a record file. */
 export interface RecordHeader {

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { equalBytes } from '../core/bytes.ts';
 import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
@@ -149,10 +150,6 @@ function decodeValue(value: Uint8Array, now: number): Sealed | undefined {
   // Memcached counts whole seconds, so it may keep a record up to a second or two past expiresAt.
   if (!(now < expiresAt)) return undefined;
   return { record: new Uint8Array(value.subarray(HEADER_BYTES)), expiresAt };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a === b || (a.length === b.length && a.every((byte, i) => byte === b[i]));
 }
 
 function checkKey(key: string): void {
@@ -309,7 +306,7 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
         const matches =
           current === undefined
             ? expected === undefined
-            : expected !== undefined && sameBytes(current, expected);
+            : expected !== undefined && equalBytes(current, expected);
         return matches && swap(version, record, expiresAt);
       });
     },

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { equalBytes } from '../core/bytes.ts';
 import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
@@ -43,10 +44,6 @@ function checkKey(key: string): void {
       code: 'STORE_KEY_INVALID',
     });
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a === b || (a.length === b.length && a.every((byte, i) => byte === b[i]));
 }
 
 /**
@@ -124,7 +121,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const matches =
         current === undefined
           ? expected === undefined
-          : expected !== undefined && sameBytes(current, expected);
+          : expected !== undefined && equalBytes(current, expected);
       if (matches) put(key, record, setOptions);
       return matches;
     },

@@ -14,7 +14,7 @@
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
-import { isStoreKey } from '../core/token.ts';
+import { isStoreKey, isUserKey } from '../core/token.ts';
 import {
   type IORedisClient,
   type NodeRedisClient,
@@ -74,7 +74,6 @@ export interface RedisStore extends Required<Omit<Store, 'prune' | 'close'>> {
 }
 
 /** User keys come from the core as hex or base64url hashes; anything else is refused. */
-const USER_KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** How long a user index outlives its latest member, to cover the time between two commands. */
 const INDEX_MARGIN_MS = 60_000;
@@ -118,7 +117,7 @@ function checkKey(key: string): void {
 
 function checkUserKey(userKey: string | undefined, required: boolean): void {
   if (userKey === undefined && !required) return;
-  if (typeof userKey !== 'string' || !USER_KEY_PATTERN.test(userKey)) {
+  if (!isUserKey(userKey)) {
     throw new StoreError('redis', 'refused a user key that is not a hex or base64url hash', {
       code: 'STORE_KEY_INVALID',
     });

@@ -12,7 +12,7 @@
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
-import { isStoreKey } from '../core/token.ts';
+import { isStoreKey, isUserKey } from '../core/token.ts';
 import {
   errorCode,
   type SQLDialect,
@@ -24,7 +24,6 @@ import {
 } from './sql-dialect.ts';
 
 /** The per-user keys a store accepts (the core's are 64 hex digits). */
-const USER_KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 /** Tries of a statement that failed on a deadlock (it was rolled back, so it may run again). */
 const TRIES = 3;
 
@@ -107,7 +106,7 @@ export function createSQLStore(
   }
 
   function checkUserKey(userKey: unknown): string {
-    if (typeof userKey !== 'string' || !USER_KEY_PATTERN.test(userKey)) {
+    if (!isUserKey(userKey)) {
       throw fail(
         'refused a user key that is not 16-128 characters of A-Z a-z 0-9 _ -',
         undefined,
