@@ -50,7 +50,10 @@ const nextMessage = messageReader<ServerMessage>();
 
 async function startServer(mode: Mode): Promise<Server> {
   const script = fileURLToPath(new URL('./http-server.ts', import.meta.url));
-  const node = [process.execPath, '--import', 'tsx', script, mode];
+  // BENCH_PROFILE=<directory> writes a V8 CPU profile of each server there, for finding hot spots.
+  const profile = process.env.BENCH_PROFILE;
+  const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const node = [process.execPath, ...profiling, '--import', 'tsx', script, mode];
   const [command, ...args] = pinned ? ['taskset', '-c', '1', ...node] : node;
   const child = spawn(command as string, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port } = await nextMessage(child, 'ready');

@@ -71,13 +71,19 @@ export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCooki
   return resolved;
 }
 
+const attributeCache = new WeakMap<ResolvedCookieOptions, string>();
+
+/** The attributes after the cookie's value, built once per options object. */
 function attributes(options: ResolvedCookieOptions): string {
-  let out = `; Path=${options.path}`;
+  let out = attributeCache.get(options);
+  if (out !== undefined) return out;
+  out = `; Path=${options.path}`;
   if (options.domain !== undefined) out += `; Domain=${options.domain}`;
   if (options.httpOnly) out += '; HttpOnly';
   if (options.secure) out += '; Secure';
   out += `; SameSite=${options.sameSite[0]?.toUpperCase()}${options.sameSite.slice(1)}`;
   if (options.partitioned) out += '; Partitioned';
+  attributeCache.set(options, out);
   return out;
 }
 

@@ -28,21 +28,29 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 
 /** Constant-time equality of two byte arrays (length is not secret). */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
   return diff === 0;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_DIGITS = utf8('0123456789abcdef');
+// WHATWG's latin1 is windows-1252, which maps ASCII bytes to the same characters: decoding ASCII
+// digits with it builds one flat string faster than joining or concatenating pieces.
+const ascii = new TextDecoder('latin1');
+let hexScratch = new Uint8Array(128);
 
 /** Lower-case hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
-  // join() builds one flat string; `+=` would leave a rope that every later regex test or map
-  // lookup of the store key must flatten again.
-  const pairs = new Array<string>(bytes.length);
-  for (let i = 0; i < bytes.length; i++) pairs[i] = HEX[bytes[i] as number] as string;
-  return pairs.join('');
+  if (hexScratch.length < bytes.length * 2) hexScratch = new Uint8Array(bytes.length * 2);
+  const out = hexScratch;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    out[2 * i] = HEX_DIGITS[byte >> 4] as number;
+    out[2 * i + 1] = HEX_DIGITS[byte & 15] as number;
+  }
+  return ascii.decode(out.subarray(0, bytes.length * 2));
 }
 
 /** Bytes of lower-case or upper-case hex; `undefined` for anything else. */

@@ -6,27 +6,30 @@
  */
 import { serializeCookie } from '../cookie/options.ts';
 import { equalBytes } from './bytes.ts';
-import { emitFor, guard, type ManagerContext } from './context.ts';
+import { emitFor, guard, type ManagerContext, storeFailure } from './context.ts';
 import { DataError, StoreError } from './errors.ts';
 import { assertJSON } from './json.ts';
 import {
-  encodePayload,
   expiresAt,
   type OpenedRecord,
   openRecord,
+  payloadText,
   type RecordMeta,
-  sealRecord,
+  sealText,
 } from './record.ts';
 import type { SessionState } from './session.ts';
 import { deriveSessionKey, generateToken, type Token } from './token.ts';
 import { type UserBinding, writeDevice } from './user.ts';
 
-/** The keys this request changed, including changes made inside values it read. */
+/**
+ * The keys this request changed, including changes made inside values it read: `state.changed`,
+ * with the keys whose values changed since their snapshot added to it.
+ */
 function changedKeys(state: SessionState): Set<string> {
-  const keys = new Set(state.changed);
+  const keys = state.changed;
   // A value checked at set() can still be changed through a reference the application kept.
   for (const key of keys) if (Object.hasOwn(state.data, key)) assertJSON(state.data[key], key);
-  for (const [key, value] of Object.entries(state.flashOut)) assertJSON(value, `flash.${key}`);
+  for (const key in state.flashOut) assertJSON(state.flashOut[key], `flash.${key}`);
   for (const [key, snapshot] of state.snapshots) {
     if (keys.has(key)) continue;
     const value = state.data[key];
@@ -36,8 +39,14 @@ function changedKeys(state: SessionState): Set<string> {
   return keys;
 }
 
+/** Whether an object has any own enumerable key (without listing them all). */
+function hasKeys(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
 function hasFlashChanges(state: SessionState): boolean {
-  return state.flashRead.size > 0 || Object.keys(state.flashOut).length > 0;
+  return state.flashRead.size > 0 || hasKeys(state.flashOut);
 }
 
 /** This request's changes applied on top of a record (the loaded one, or a newer one). */
@@ -56,9 +65,12 @@ function mergeOnto(
       else delete data[key];
     }
   }
-  const flashes: Record<string, unknown> = { ...base?.meta.f };
-  for (const key of state.flashRead) delete flashes[key];
-  Object.assign(flashes, state.flashOut);
+  let flashes = base?.meta.f;
+  if (state.flashRead.size > 0 || hasKeys(state.flashOut)) {
+    flashes = { ...flashes };
+    for (const key of state.flashRead) delete flashes[key];
+    Object.assign(flashes, state.flashOut);
+  }
   const meta: RecordMeta = {
     c: base?.meta.c ?? now,
     t: now,
@@ -69,7 +81,7 @@ function mergeOnto(
   if (ip !== undefined) meta.ip = ip;
   const user = state.userChanged ? state.user : base?.meta.u;
   if (user !== undefined) meta.u = user;
-  if (Object.keys(flashes).length > 0) meta.f = flashes;
+  if (flashes !== undefined && hasKeys(flashes)) meta.f = flashes;
   return { meta, data };
 }
 
@@ -84,7 +96,12 @@ async function write(
   const options = { expiresAt: expiry };
   const compareAndSet = store.compareAndSet?.bind(store);
   if (compareAndSet) {
-    return guard(context, 'compareAndSet', () => compareAndSet(key, expected, record, options));
+    // Inline rather than through guard(): this is every committing request's write.
+    try {
+      return await compareAndSet(key, expected, record, options);
+    } catch (error) {
+      throw storeFailure(context, 'compareAndSet', error);
+    }
   }
   // Without compare-and-set: re-read just before writing, so a concurrent change or destroy is
   // seen unless it lands in the gap between this read and the write (documented).
@@ -113,17 +130,28 @@ function sessionKeyFor(
  * Writes the device record of a logged-in session when the login changed, the session got a new
  * token, or its "last seen" is older than the touch interval; on stores with a per-user index only.
  */
-async function refreshDevice(
+function refreshDevice(
   context: ManagerContext,
   state: SessionState,
   token: Token,
   meta: RecordMeta,
   now: number,
-): Promise<void> {
+): Promise<void> | undefined {
   const user = meta.u as UserBinding | undefined;
-  if (user === undefined || context.store.listByUser === undefined) return;
+  if (user === undefined || context.store.listByUser === undefined) return undefined;
   const isStale = now - (user.d ?? 0) >= context.options.touchIntervalMs;
-  if (!state.userChanged && token === state.token && !isStale) return;
+  if (!state.userChanged && token === state.token && !isStale) return undefined;
+  return writeBinding(context, state, token, meta, user, now);
+}
+
+async function writeBinding(
+  context: ManagerContext,
+  state: SessionState,
+  token: Token,
+  meta: RecordMeta,
+  user: UserBinding,
+  now: number,
+): Promise<void> {
   const binding = { ...user, d: now };
   meta.u = binding;
   await writeDevice(context, token.storeKey, { c: meta.c, x: meta.x, u: binding }, state, now);
@@ -151,7 +179,7 @@ export async function commitSession(
   const now = context.options.clock();
   const opened = state.opened;
   const touch = opened !== undefined && now - opened.meta.t >= context.options.touchIntervalMs;
-  const hasData = Object.keys(state.data).length > 0 || Object.keys(state.flashOut).length > 0;
+  const hasData = hasKeys(state.data) || hasKeys(state.flashOut);
   const isStored = state.record !== undefined || opened !== undefined;
   const mustWrite =
     keys.size > 0 ||
@@ -169,41 +197,37 @@ export async function commitSession(
   for (let attempt = 0; attempt < context.options.maxCommitAttempts; attempt++) {
     const token = state.token ?? generateToken(context.crypto);
     const { meta, data } = mergeOnto(context, state, base, keys, now);
-    await refreshDevice(context, state, token, meta, now);
-    const payload = encodePayload(meta, data);
-    if (payload.length > context.options.maxDataBytes) {
+    // Awaited only when there is a device record to write: most commits have none.
+    const device = refreshDevice(context, state, token, meta, now);
+    if (device !== undefined) await device;
+    const sessionKey = sessionKeyFor(context, token, base);
+    const { maxDataBytes } = context.options;
+    const sealing = context.keyring.sealing;
+    const text = payloadText(meta, data);
+    const record = sealText(context.crypto, sealing, sessionKey, text, maxDataBytes);
+    if (typeof record === 'number') {
       throw new DataError(
         'DATA_TOO_LARGE',
-        `session data takes ${payload.length} bytes, more than maxDataBytes (${context.options.maxDataBytes})`,
+        `session data takes ${record} bytes, more than maxDataBytes (${maxDataBytes})`,
       );
     }
-    const sessionKey = sessionKeyFor(context, token, base);
-    const record = sealRecord(context.crypto, context.keyring.sealing, sessionKey, payload);
     const expiry = expiresAt(meta);
     if (await write(context, token.storeKey, expected, record, expiry)) {
       const isNewToken = token !== state.token;
       if (state.record === undefined && base === undefined) emitFor(context, 'created', token, {});
-      if (base !== undefined && base.serverKey !== context.keyring.sealing) {
+      if (base !== undefined && base.serverKey !== sealing) {
         emitFor(context, 'rotated', token, { cause: 'secret' });
       }
-      Object.assign(state, {
-        data,
-        token,
-        record,
-        opened: {
-          meta,
-          data,
-          serverKey: context.keyring.sealing,
-          sessionKey,
-          storeKey: token.storeKey,
-        },
-        duration: undefined,
-        flashIn: {},
-        flashOut: {},
-        forceWrite: false,
-        user: meta.u as UserBinding | undefined,
-        userChanged: false,
-      });
+      state.data = data;
+      state.token = token;
+      state.record = record;
+      state.opened = { meta, data, serverKey: sealing, sessionKey, storeKey: token.storeKey };
+      state.duration = undefined;
+      state.flashIn = {};
+      state.flashOut = {};
+      state.forceWrite = false;
+      state.user = meta.u as UserBinding | undefined;
+      state.userChanged = false;
       state.changed.clear();
       state.snapshots.clear();
       state.flashRead.clear();

@@ -35,9 +35,18 @@ export async function guard<T>(
   try {
     return await run();
   } catch (error) {
-    if (error instanceof StoreError) throw error;
-    throw new StoreError(context.store.name, `${operation} failed`, { cause: error });
+    throw storeFailure(context, operation, error);
   }
+}
+
+/** What a failed store operation throws: the error itself if it is a `StoreError`, else one. */
+export function storeFailure(
+  context: ManagerContext,
+  operation: string,
+  error: unknown,
+): StoreError {
+  if (error instanceof StoreError) return error;
+  return new StoreError(context.store.name, `${operation} failed`, { cause: error });
 }
 
 /** Emits an event naming the session by its keyed hash, computing the hash only if anyone listens. */

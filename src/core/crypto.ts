@@ -18,12 +18,23 @@ export interface CryptoProvider {
   readonly name: 'native' | 'portable';
   /** Fills a new array from the platform's CSPRNG. */
   randomBytes(length: number): Uint8Array;
+  /** Fills `target` from the platform's CSPRNG. */
+  randomFill(target: Uint8Array): void;
   /** BLAKE2b with an output of `length` bytes (16 to 64), keyed when `key` is given. */
   hash(message: Uint8Array, length: number, key?: Uint8Array): Uint8Array;
   /** Writes secretbox(plaintext) (tag first, as libsodium's `_easy` form) into `output`. */
   seal(output: Uint8Array, plaintext: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
-  /** The plaintext, or `undefined` when the box does not authenticate under this key. */
-  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * The plaintext, or `undefined` when the box does not authenticate under this key. With `into`
+   * (at least the plaintext's length), the native path writes the plaintext there and returns a
+   * view of it, saving an allocation; the portable path may ignore it.
+   */
+  open(
+    box: Uint8Array,
+    nonce: Uint8Array,
+    key: Uint8Array,
+    into?: Uint8Array,
+  ): Uint8Array | undefined;
 }
 
 /** The few sodium-native functions pithos calls. */
@@ -54,34 +65,45 @@ function loadSodium(): Sodium | undefined {
 
 const POOL_BYTES = 4096;
 
+/** Random bytes served from a pool: `randomBytes` and `randomFill` of a provider. */
+type RandomSource = Pick<CryptoProvider, 'randomBytes' | 'randomFill'>;
+
 /**
  * Serves random bytes from a pool that `fill` refills from the CSPRNG, so a request costs one
- * system call per ~80 tokens and nonces instead of one each. Bytes are handed out once, copied.
+ * system call per ~80 tokens and nonces instead of one each. Bytes are handed out once, copied,
+ * and wiped from the pool.
  */
-function pooled(fill: (pool: Uint8Array<ArrayBuffer>) => void): (length: number) => Uint8Array {
+function pooled(fill: (pool: Uint8Array<ArrayBuffer>) => void): RandomSource {
   const pool = new Uint8Array(POOL_BYTES);
   let offset = POOL_BYTES;
-  return (length) => {
+  function randomFill(target: Uint8Array): void {
+    const length = target.length;
     if (length > POOL_BYTES) {
-      const bytes = new Uint8Array(length);
-      fill(bytes);
-      return bytes;
+      fill(target as Uint8Array<ArrayBuffer>);
+      return;
     }
     if (offset + length > POOL_BYTES) {
       fill(pool);
       offset = 0;
     }
-    const bytes = pool.slice(offset, offset + length);
+    target.set(pool.subarray(offset, offset + length));
     pool.fill(0, offset, offset + length);
     offset += length;
-    return bytes;
+  }
+  return {
+    randomFill,
+    randomBytes(length) {
+      const bytes = new Uint8Array(length);
+      randomFill(bytes);
+      return bytes;
+    },
   };
 }
 
 function nativeProvider(sodium: Sodium): CryptoProvider {
   return {
     name: 'native',
-    randomBytes: pooled((bytes) => sodium.randombytes_buf(bytes)),
+    ...pooled((bytes) => sodium.randombytes_buf(bytes)),
     hash(message, length, key) {
       const output = new Uint8Array(length);
       if (key === undefined) sodium.crypto_generichash(output, message);
@@ -91,9 +113,13 @@ function nativeProvider(sodium: Sodium): CryptoProvider {
     seal(output, plaintext, nonce, key) {
       sodium.crypto_secretbox_easy(output, plaintext, nonce, key);
     },
-    open(box, nonce, key) {
+    open(box, nonce, key, into) {
       if (box.length < TAG_BYTES) return undefined;
-      const plaintext = new Uint8Array(box.length - TAG_BYTES);
+      const length = box.length - TAG_BYTES;
+      const plaintext =
+        into !== undefined && into.length >= length
+          ? into.subarray(0, length)
+          : new Uint8Array(length);
       return sodium.crypto_secretbox_open_easy(plaintext, box, nonce, key) ? plaintext : undefined;
     },
   };
@@ -102,7 +128,7 @@ function nativeProvider(sodium: Sodium): CryptoProvider {
 const portable: CryptoProvider = {
   name: 'portable',
   // getRandomValues fills at most 65 536 bytes per call; the pool stays far below that.
-  randomBytes: pooled((bytes) => globalThis.crypto.getRandomValues(bytes)),
+  ...pooled((bytes) => globalThis.crypto.getRandomValues(bytes)),
   hash(message, length, key) {
     return blake2b(message, key === undefined ? { dkLen: length } : { dkLen: length, key });
   },

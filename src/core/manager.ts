@@ -8,7 +8,7 @@
 import { serializeClearCookie } from '../cookie/options.ts';
 import { readCookie } from '../cookie/parse.ts';
 import { commitSession } from './commit.ts';
-import { emitFor, guard, type ManagerContext, registerContext } from './context.ts';
+import { emitFor, guard, type ManagerContext, registerContext, storeFailure } from './context.ts';
 import { cryptoProvider } from './crypto.ts';
 import { ConfigError, PithosError } from './errors.ts';
 import { Emitter, type RejectReason, type SessionEvents, type SessionListener } from './events.ts';
@@ -114,7 +114,12 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     if (cookie.status === 'duplicate') return reject('duplicate-cookie', undefined, origin);
     const token = parseToken(crypto, cookie.value);
     if (token === undefined) return reject('malformed', undefined, origin);
-    const record = await guard(context, 'get', () => context.store.get(token.storeKey));
+    let record: Uint8Array | undefined;
+    try {
+      record = await context.store.get(token.storeKey);
+    } catch (error) {
+      throw storeFailure(context, 'get', error);
+    }
     if (record === undefined) return reject('unknown', token, origin);
     if (!(record instanceof Uint8Array)) return reject('corrupt', token, origin);
     if (record.length > maxRecordBytes) return reject('oversized', token, origin);

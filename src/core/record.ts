@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { fromUTF8, utf8 } from './bytes.ts';
+import { utf8 } from './bytes.ts';
 import type { CryptoProvider } from './crypto.ts';
 import type { Keyring, ServerKey } from './keyring.ts';
 import { deriveSessionKey, FORMAT_VERSION, type Token } from './token.ts';
@@ -60,7 +60,42 @@ export function expiresAt(meta: RecordMeta): number {
   return Math.min(meta.t + meta.i * 1000, meta.x);
 }
 
-/** Seals a JSON payload into a record under a server key and its session key. */
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+/** Payloads up to this size go through one reused buffer; larger ones get their own. */
+const SCRATCH_LIMIT = 1 << 20;
+let scratch = new Uint8Array(4096);
+
+/**
+ * A buffer of at least `length` bytes for a payload on its way in or out of a secretbox, reused
+ * between calls (every use is synchronous and wipes what it wrote). Saves an allocation per seal
+ * and per open.
+ */
+function scratchFor(length: number): Uint8Array {
+  if (length <= scratch.length) return scratch;
+  if (length > SCRATCH_LIMIT) return new Uint8Array(length);
+  let size = scratch.length;
+  while (size < length) size *= 2;
+  scratch = new Uint8Array(size);
+  return scratch;
+}
+
+function readUint32(bytes: Uint8Array, offset: number): number {
+  return (
+    (((bytes[offset] as number) << 24) |
+      ((bytes[offset + 1] as number) << 16) |
+      ((bytes[offset + 2] as number) << 8) |
+      (bytes[offset + 3] as number)) >>>
+    0
+  );
+}
+
+/** The key id of a record's server key (the caller checks the record's length first). */
+export function recordKeyID(record: Uint8Array): number {
+  return readUint32(record, 1);
+}
+
+/** Seals a payload into a record under a server key and its session key. */
 export function sealRecord(
   crypto: CryptoProvider,
   serverKey: ServerKey,
@@ -68,17 +103,71 @@ export function sealRecord(
   payload: Uint8Array,
 ): Uint8Array {
   const record = new Uint8Array(RECORD_OVERHEAD + payload.length);
+  const id = serverKey.id;
   record[0] = FORMAT_VERSION;
-  new DataView(record.buffer).setUint32(1, serverKey.id);
+  record[1] = id >>> 24;
+  record[2] = (id >>> 16) & 255;
+  record[3] = (id >>> 8) & 255;
+  record[4] = id & 255;
   const nonce = record.subarray(NONCE_OFFSET, HEADER_BYTES);
-  nonce.set(crypto.randomBytes(24));
+  crypto.randomFill(nonce);
   crypto.seal(record.subarray(HEADER_BYTES), payload, nonce, sessionKey);
   return record;
 }
 
-/** Encodes metadata and data as the JSON payload. The data must already be validated. */
+/** The JSON payload of metadata and data. The data must already be validated. */
+export function payloadText(meta: RecordMeta, data: Record<string, unknown>): string {
+  return `{"m":${JSON.stringify(meta)},"d":${JSON.stringify(data)}}`;
+}
+
+/**
+ * Seals JSON text into a record (its UTF-8 is the payload). Returns the payload's size in bytes
+ * instead when it is over `maxBytes`, sealing nothing.
+ */
+export function sealText(
+  crypto: CryptoProvider,
+  serverKey: ServerKey,
+  sessionKey: Uint8Array,
+  text: string,
+  maxBytes: number,
+): Uint8Array | number {
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  const buffer = scratchFor(text.length * 3);
+  const { written } = encoder.encodeInto(text, buffer);
+  if (written > maxBytes) {
+    buffer.fill(0, 0, written);
+    return written;
+  }
+  const record = sealRecord(crypto, serverKey, sessionKey, buffer.subarray(0, written));
+  buffer.fill(0, 0, written);
+  return record;
+}
+
+/** Encodes metadata and data as the JSON payload's bytes. The data must already be validated. */
 export function encodePayload(meta: RecordMeta, data: Record<string, unknown>): Uint8Array {
-  return utf8(`{"m":${JSON.stringify(meta)},"d":${JSON.stringify(data)}}`);
+  return utf8(payloadText(meta, data));
+}
+
+/**
+ * Opens a secretbox and decodes its plaintext as UTF-8 text: `undefined` when it does not
+ * authenticate, `null` when it does but is not UTF-8.
+ */
+export function openText(
+  crypto: CryptoProvider,
+  box: Uint8Array,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): string | null | undefined {
+  const buffer = scratchFor(box.length);
+  const plaintext = crypto.open(box, nonce, key, buffer);
+  if (plaintext === undefined) return undefined;
+  try {
+    return decoder.decode(plaintext);
+  } catch {
+    return null;
+  } finally {
+    if (plaintext.buffer === buffer.buffer) buffer.fill(0, 0, plaintext.length);
+  }
 }
 
 function isFiniteNumber(value: unknown): value is number {
@@ -90,11 +179,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function decodePayload(
-  bytes: Uint8Array,
+  text: string,
 ): { meta: RecordMeta; data: Record<string, unknown> } | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fromUTF8(bytes));
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -119,14 +208,13 @@ export function openRecord(
 ): OpenedRecord | OpenFailure {
   if (record.length < RECORD_OVERHEAD) return 'tampered';
   if (record[0] !== FORMAT_VERSION) return 'version';
-  const keyID = new DataView(record.buffer, record.byteOffset, record.length).getUint32(1);
-  const serverKey = keyring.byID.get(keyID);
+  const serverKey = keyring.byID.get(recordKeyID(record));
   if (serverKey === undefined) return 'unknown-secret';
   const sessionKey = deriveSessionKey(crypto, serverKey, token);
   const nonce = record.subarray(NONCE_OFFSET, HEADER_BYTES);
-  const payload = crypto.open(record.subarray(HEADER_BYTES), nonce, sessionKey);
-  if (payload === undefined) return 'tampered';
-  const decoded = decodePayload(payload);
+  const text = openText(crypto, record.subarray(HEADER_BYTES), nonce, sessionKey);
+  if (text === undefined) return 'tampered';
+  const decoded = text === null ? undefined : decodePayload(text);
   if (decoded === undefined) return 'corrupt';
   // A literal, not `{ ...decoded, serverKey, sessionKey }`: that spread takes V8's slow path and
   // cost more than the secretbox open on every load (docs/BENCHMARKS.md).

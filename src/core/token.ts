@@ -19,7 +19,6 @@ export const FORMAT_VERSION = 1;
 const STORE_KEY_LABEL = utf8('pithos:store-key:v1');
 const SESSION_KEY_LABEL = utf8('pithos:session-key:v1');
 const HANDLE_LABEL = utf8('pithos:handle:v1');
-const STORE_KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 /** A parsed token with the store key it maps to. */
 export interface Token {
@@ -33,9 +32,20 @@ export interface Token {
   readonly storeKey: string;
 }
 
+// The messages hashed on every request are built in buffers reused between (synchronous) calls,
+// with the label written once; the secret parts are wiped after each hash.
+const storeKeyMessage = concatBytes(STORE_KEY_LABEL, new Uint8Array(ID_BYTES));
+const sessionKeyMessage = concatBytes(
+  SESSION_KEY_LABEL,
+  Uint8Array.of(FORMAT_VERSION),
+  new Uint8Array(TOKEN_KEY_BYTES + 32),
+);
+const SESSION_KEY_TOKEN_KEY = SESSION_KEY_LABEL.length + 1;
+
 function tokenFromBytes(crypto: CryptoProvider, bytes: Uint8Array, value: string): Token {
-  const id = bytes.subarray(0, ID_BYTES);
-  const storeKeyBytes = crypto.hash(concatBytes(STORE_KEY_LABEL, id), 32);
+  storeKeyMessage.set(bytes.subarray(0, ID_BYTES), STORE_KEY_LABEL.length);
+  const storeKeyBytes = crypto.hash(storeKeyMessage, 32);
+  storeKeyMessage.fill(0, STORE_KEY_LABEL.length);
   return {
     value,
     key: bytes.subarray(ID_BYTES),
@@ -63,12 +73,11 @@ export function deriveSessionKey(
   serverKey: ServerKey,
   token: Token,
 ): Uint8Array {
-  const message = new Uint8Array(SESSION_KEY_LABEL.length + 1 + TOKEN_KEY_BYTES + 32);
-  message.set(SESSION_KEY_LABEL);
-  message[SESSION_KEY_LABEL.length] = FORMAT_VERSION;
-  message.set(token.key, SESSION_KEY_LABEL.length + 1);
-  message.set(token.storeKeyBytes, SESSION_KEY_LABEL.length + 1 + TOKEN_KEY_BYTES);
-  return crypto.hash(message, 32, serverKey.master);
+  sessionKeyMessage.set(token.key, SESSION_KEY_TOKEN_KEY);
+  sessionKeyMessage.set(token.storeKeyBytes, SESSION_KEY_TOKEN_KEY + TOKEN_KEY_BYTES);
+  const sessionKey = crypto.hash(sessionKeyMessage, 32, serverKey.master);
+  sessionKeyMessage.fill(0, SESSION_KEY_TOKEN_KEY);
+  return sessionKey;
 }
 
 /**
@@ -95,5 +104,13 @@ export function isUserKey(key: unknown): key is string {
 
 /** Whether a string has the shape of a store key (64 lower-case hex digits). */
 export function isStoreKey(key: unknown): key is string {
-  return typeof key === 'string' && STORE_KEY_PATTERN.test(key);
+  if (typeof key !== 'string' || key.length !== 64) return false;
+  // A loop rather than a regular expression: every store checks every key it is given.
+  for (let i = 0; i < 64; i++) {
+    const code = key.charCodeAt(i);
+    const isDigit = code >= 48 && code <= 57; // 0-9
+    const isHexLetter = code >= 97 && code <= 102; // a-f
+    if (!isDigit && !isHexLetter) return false;
+  }
+  return true;
 }

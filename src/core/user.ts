@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { concatBytes, equalBytes, fromUTF8, toHex, utf8 } from './bytes.ts';
+import { concatBytes, equalBytes, toHex, utf8 } from './bytes.ts';
 import { guard, type ManagerContext } from './context.ts';
 import type { Keyring, ServerKey } from './keyring.ts';
-import { HEADER_BYTES, sealRecord } from './record.ts';
+import { HEADER_BYTES, openText, recordKeyID, sealRecord } from './record.ts';
 import { FORMAT_VERSION } from './token.ts';
 
 /** The user binding sealed in a session record (`meta.u`). */
@@ -126,17 +126,17 @@ export function openDevice(
   record: Uint8Array,
 ): DeviceInfo | undefined {
   if (record.length < HEADER_BYTES + 16 || record[0] !== FORMAT_VERSION) return undefined;
-  const keyID = new DataView(record.buffer, record.byteOffset, record.length).getUint32(1);
-  const key = keyring.byID.get(keyID);
+  const key = keyring.byID.get(recordKeyID(record));
   if (key === undefined) return undefined;
-  const payload = context.crypto.open(
+  const text = openText(
+    context.crypto,
     record.subarray(HEADER_BYTES),
     record.subarray(5, HEADER_BYTES),
     deviceKey(context, key),
   );
-  if (payload === undefined) return undefined;
+  if (typeof text !== 'string') return undefined;
   try {
-    const device = JSON.parse(fromUTF8(payload)) as DeviceInfo;
+    const device = JSON.parse(text) as DeviceInfo;
     const isValid =
       typeof device.s === 'string' && typeof device.u === 'string' && typeof device.c === 'number';
     return isValid ? device : undefined;

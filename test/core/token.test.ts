@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { toHex, utf8 } from '../../src/core/bytes.ts';
 import { cryptoProvider } from '../../src/core/crypto.ts';
 import { deriveServerKey } from '../../src/core/keyring.ts';
-import { parseToken } from '../../src/core/token.ts';
+import { isStoreKey, parseToken } from '../../src/core/token.ts';
 import { hasNativeCrypto } from '../../src/index.ts';
 import { OTHER_SECRET, SECRET, setup, storedSession, tokenFrom } from './helpers.ts';
 
@@ -145,5 +145,45 @@ describe('crypto paths', () => {
     assert.equal(seenByNative.get('by'), 'both');
     assert.equal((await native.manager.load(fromPortable.cookie)).get('by'), 'portable');
     assert.equal(native.eventsOf('rejected').length + portable.eventsOf('rejected').length, 0);
+  });
+});
+
+describe('isStoreKey', () => {
+  const valid = '0123456789abcdef'.repeat(4);
+
+  it('accepts 64 lower-case hex digits', () => {
+    assert.equal(isStoreKey(valid), true);
+    assert.equal(isStoreKey(toHex(new Uint8Array(32).fill(255))), true);
+  });
+
+  it('refuses every other character, length and type', () => {
+    for (const bad of ['/', ':', '@', 'A', 'F', 'G', '`', 'g', 'z', '~', ' ', '\0', 'é']) {
+      assert.equal(isStoreKey(bad + valid.slice(1)), false, JSON.stringify(bad));
+      assert.equal(isStoreKey(valid.slice(0, 63) + bad), false, JSON.stringify(bad));
+    }
+    assert.equal(isStoreKey(valid.slice(1)), false);
+    assert.equal(isStoreKey(`${valid}0`), false);
+    assert.equal(isStoreKey('../'.repeat(21) + 'a'), false);
+    assert.equal(isStoreKey(undefined), false);
+    assert.equal(isStoreKey(42), false);
+  });
+});
+
+describe('the reused seal and open buffers', () => {
+  it('keep every session its own data across sizes, interleaved', async () => {
+    // Up to past the 1 MiB the reused buffer grows to, where a payload gets its own buffer.
+    const { manager } = setup({ maxDataBytes: 4_000_000 });
+    const sizes = [10, 5000, 100, 70_000, 600_000, 3];
+    const cookies: string[] = [];
+    for (const size of sizes) {
+      const session = await manager.load(undefined);
+      session.set('x', 'é'.repeat(size));
+      const setCookie = await manager.commit(session);
+      cookies.push(setCookie?.split(';')[0] ?? '');
+    }
+    for (const [index, size] of [...sizes.entries()].reverse()) {
+      const session = await manager.load(cookies[index]);
+      assert.equal(session.get('x'), 'é'.repeat(size));
+    }
   });
 });

@@ -73,9 +73,12 @@ const RECORD =
 function withFixedNonce(crypto: CryptoProvider): CryptoProvider {
   return {
     ...crypto,
-    randomBytes(length) {
-      assert.equal(length, 24, 'sealRecord asks for exactly one 24-byte nonce');
-      return NONCE.slice();
+    randomBytes() {
+      assert.fail('sealRecord fills its nonce in place');
+    },
+    randomFill(target) {
+      assert.equal(target.length, 24, 'sealRecord asks for exactly one 24-byte nonce');
+      target.set(NONCE);
     },
   };
 }
