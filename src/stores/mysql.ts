@@ -59,6 +59,9 @@ const dialect: SQLDialect = {
   upsert: () =>
     'ON DUPLICATE KEY UPDATE record = VALUES(record), expires_at = VALUES(expires_at), ' +
     'user_key = VALUES(user_key), version = version + 1',
+  // MySQL has no RETURNING and MariaDB none on UPDATE: a write over an unknown version forgets
+  // it, so the next compare-and-set with that record compares bytes.
+  canReturn: false,
   // ON DUPLICATE KEY UPDATE cannot say "did nothing" when the driver sets FOUND_ROWS (mysql2
   // does), so insert-if-absent is INSERT IGNORE: 0 rows when the key exists.
   insertIfAbsent: ['INSERT IGNORE INTO', ''],

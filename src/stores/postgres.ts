@@ -61,6 +61,7 @@ const dialect: SQLDialect = {
     'ON CONFLICT (store_key) DO UPDATE SET record = EXCLUDED.record, ' +
     'expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key, ' +
     `version = ${table}.version + 1`,
+  canReturn: true,
   insertIfAbsent: ['INSERT INTO', ' ON CONFLICT (store_key) DO NOTHING'],
   // SKIP LOCKED: app instances pruning at once take different rows instead of queueing on one
   // batch. = ANY(ARRAY(…)) rather than IN (…): the planner turns IN into a hash join over a

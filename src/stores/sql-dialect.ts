@@ -8,7 +8,7 @@
  * | `store_key`  | the store key, 64 lower-case hex digits; primary key                    |
  * | `record`     | the sealed record (opaque bytes)                                        |
  * | `expires_at` | plaintext expiry in milliseconds since the epoch, indexed; cleanup only |
- * | `version`    | starts at 1, bumped by every write                                      |
+ * | `version`    | a random start (`firstVersion`), bumped by every write                  |
  * | `user_key`   | the opaque per-user key, or NULL; indexed                               |
  *
  * Table names are checked against a strict pattern before they are quoted; every value is a bound
@@ -61,6 +61,12 @@ export interface SQLDialect {
   /** The clause after `INSERT … VALUES (…)` replacing the existing row and bumping `version`. */
   upsert(quotedTable: string): string;
   /**
+   * Whether an upsert and an `UPDATE` can end with `RETURNING version` (PostgreSQL, SQLite
+   * 3.35+), so a write learns the version it made; MySQL has no `RETURNING`, MariaDB none on
+   * `UPDATE`.
+   */
+  readonly canReturn: boolean;
+  /**
    * An insert that does nothing when the key exists: the words before `<table> (…) VALUES (…)`
    * and after it. It must report 0 affected rows when it did nothing.
    */
@@ -80,6 +86,22 @@ export interface SQLDialect {
 export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The version a new row starts at: random in [1, 2^52], so that a row deleted and created again
+ * under the same key does not repeat a version some reader remembers, and 2^52 bumps stay exact
+ * in a JavaScript number.
+ */
+export function firstVersion(): number {
+  const [high = 0, low = 0] = globalThis.crypto.getRandomValues(new Uint32Array(2));
+  return (high & 0xf_ffff) * 2 ** 32 + low + 1;
+}
+
+/** A `version` as the drivers return it (number, decimal string or bigint), if it is one. */
+export function versionOf(value: unknown): number | undefined {
+  const version = /^\d{1,16}$/.test(String(value)) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(version) ? version : undefined;
 }
 
 /** Checks a table name and quotes it for `dialect`; a bad name is a `ConfigError`. */
@@ -104,7 +126,8 @@ export interface SQLStatements {
   get: string;
   set: string;
   insert: string;
-  update: string;
+  updateByVersion: string;
+  updateByRecord: string;
   delete: string;
   deleteExpired: string;
   listByUser: string;
@@ -118,20 +141,24 @@ export function sqlStatements(dialect: SQLDialect, table: SQLTable, batch: numbe
   const p = dialect.placeholder;
   const t = table.quoted;
   const columns = '(store_key, record, expires_at, user_key, version)';
-  const row = `${t} ${columns} VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, 1)`;
+  const row = `${t} ${columns} VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`;
   const [prefix, suffix] = dialect.insertIfAbsent;
   const live = (index: number) => `expires_at > ${p(index)}`;
+  const returning = dialect.canReturn ? ' RETURNING version' : '';
+  const update =
+    `UPDATE ${t} SET record = ${p(1)}, expires_at = ${p(2)}, user_key = ${p(3)}, ` +
+    `version = version + 1 WHERE store_key = ${p(4)}`;
   return {
     // key, now
-    get: `SELECT record FROM ${t} WHERE store_key = ${p(1)} AND ${live(2)}`,
-    // key, record, expiresAt, userKey
-    set: `INSERT INTO ${row} ${dialect.upsert(t)}`,
-    // key, record, expiresAt, userKey
+    get: `SELECT record, version FROM ${t} WHERE store_key = ${p(1)} AND ${live(2)}`,
+    // key, record, expiresAt, userKey, first version
+    set: `INSERT INTO ${row} ${dialect.upsert(t)}${returning}`,
+    // key, record, expiresAt, userKey, first version
     insert: `${prefix} ${row}${suffix}`,
-    // record, expiresAt, userKey, key, expected, now
-    update:
-      `UPDATE ${t} SET record = ${p(1)}, expires_at = ${p(2)}, user_key = ${p(3)}, ` +
-      `version = version + 1 WHERE store_key = ${p(4)} AND record = ${p(5)} AND ${live(6)}`,
+    // record, expiresAt, userKey, key, expected version, now. The new version is expected + 1.
+    updateByVersion: `${update} AND version = ${p(5)} AND ${live(6)}`,
+    // record, expiresAt, userKey, key, expected record, now
+    updateByRecord: `${update} AND record = ${p(5)} AND ${live(6)}${returning}`,
     // key
     delete: `DELETE FROM ${t} WHERE store_key = ${p(1)}`,
     // key, now

@@ -3,10 +3,15 @@
  * or `pithos/mysql`, which give it a dialect table (`sql-dialect.ts`) and a shim that runs one
  * statement on the user's own client.
  *
- * Compare-and-set compares the record bytes in the `WHERE` clause: every sealed record carries a
- * random nonce, so equal bytes mean the same write, and the comparison needs neither a digest
- * column nor a hash on every write. `version` makes every write change the row, so "rows
- * affected" means the same thing whatever the driver's flags (MySQL's `FOUND_ROWS`).
+ * Compare-and-set compares versions: the store remembers, per record object, the store key and
+ * `version` it read or wrote, and a compare-and-set expecting that very object (as the manager
+ * does) runs `UPDATE … WHERE store_key = ? AND version = ?`, sending no expected bytes. Any other
+ * `expected` falls back to comparing the record bytes in the `WHERE` clause (every sealed record
+ * carries a random nonce, so equal bytes mean the same write). The version path is stricter: a
+ * rewrite of byte-identical content by another writer fails it, which the bytes cannot see.
+ * A row starts at a random version, so a key deleted and created again does not repeat one.
+ * `version` also makes every write change the row, so "rows affected" means the same thing
+ * whatever the driver's flags (MySQL's `FOUND_ROWS`).
  *
  * @module
  */
@@ -15,15 +20,16 @@ import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey, isUserKey } from '../core/token.ts';
 import {
   errorCode,
+  firstVersion,
   type SQLDialect,
   type SQLResult,
   type SQLRunner,
   type SQLValue,
   sqlStatements,
   sqlTable,
+  versionOf,
 } from './sql-dialect.ts';
 
-/** The per-user keys a store accepts (the core's are 64 hex digits). */
 /** Tries of a statement that failed on a deadlock (it was rolled back, so it may run again). */
 const TRIES = 3;
 
@@ -81,6 +87,15 @@ function positiveInteger(
   return chosen;
 }
 
+/** What a record object was read or written as. */
+interface Known {
+  key: string;
+  version: number;
+}
+
+/** The values of a row: key, record, expiresAt, userKey, and the version it starts at. */
+type RowValues = [string, Uint8Array, number, string | null, number];
+
 /** Bytes as the drivers want them (a `Buffer` view, no copy). */
 function toParameter(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -99,6 +114,15 @@ export function createSQLStore(
   const sql = sqlStatements(dialect, table, batch);
   const fail = (message: string, cause?: unknown, code?: 'STORE_KEY_INVALID') =>
     new StoreError(dialect.name, message, { cause, code });
+  // The key and version each record object was read or written at. Weak, so it needs no bound.
+  const versions = new WeakMap<Uint8Array, Known>();
+
+  /** Remembers `record` as written at `version` under `key`, or forgets it if that is unknown. */
+  function remember(key: string, record: Uint8Array, version: unknown): void {
+    const known = versionOf(version);
+    if (known === undefined) versions.delete(record);
+    else versions.set(record, { key, version: known });
+  }
 
   function checkKey(key: string): void {
     if (!isStoreKey(key))
@@ -116,14 +140,10 @@ export function createSQLStore(
     return userKey;
   }
 
-  function rowValues(
-    key: string,
-    record: Uint8Array,
-    setOptions: StoreSetOptions,
-  ): [string, Uint8Array, number, string | null] {
+  function rowValues(key: string, record: Uint8Array, setOptions: StoreSetOptions): RowValues {
     checkKey(key);
     const userKey = setOptions.userKey === undefined ? null : checkUserKey(setOptions.userKey);
-    return [key, toParameter(record), millis(setOptions.expiresAt), userKey];
+    return [key, toParameter(record), millis(setOptions.expiresAt), userKey, firstVersion()];
   }
 
   function millis(expiresAt: number): number {
@@ -191,16 +211,58 @@ export function createSQLStore(
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
 
+  /** Replaces the live row under `key` if it is still `expected`; whether it did. */
+  async function update(
+    values: RowValues,
+    expected: Uint8Array,
+    record: Uint8Array,
+  ): Promise<boolean> {
+    const [key, bytes, expiresAt, userKey] = values;
+    const now = clock();
+    const known = versions.get(expected);
+    if (known?.key === key) {
+      const byVersion = [bytes, expiresAt, userKey, key, known.version, now];
+      if ((await run('compareAndSet', sql.updateByVersion, byVersion)).affected === 0) return false;
+      remember(key, record, known.version + 1); // exact: it bumped the row from `known.version`
+      return true;
+    }
+    const byRecord = [bytes, expiresAt, userKey, key, toParameter(expected), now];
+    const { affected, rows } = await run('compareAndSet', sql.updateByRecord, byRecord);
+    if (affected === 0) return false;
+    remember(key, record, rows[0]?.version);
+    return true;
+  }
+
+  /** Inserts the row if `key` is absent or expired; whether it did. */
+  async function insert(values: RowValues, record: Uint8Array): Promise<boolean> {
+    const [key, , , , version] = values;
+    let isInserted = (await run('compareAndSet', sql.insert, values)).affected > 0;
+    if (!isInserted) {
+      // The key is taken, perhaps by an expired row, which counts as absent. Only the writer
+      // whose delete removed that row inserts again, so concurrent writers still get one winner.
+      const removed = await run('compareAndSet', sql.deleteExpired, [key, clock()]);
+      isInserted =
+        removed.affected > 0 && (await run('compareAndSet', sql.insert, values)).affected > 0;
+    }
+    if (isInserted) remember(key, record, version);
+    return isInserted;
+  }
+
   return {
     name: dialect.name,
     table: table.name,
     async get(key) {
       checkKey(key);
       const { rows } = await run('get', sql.get, [key, clock()]);
-      return rows.length === 0 ? undefined : bytesOf(rows[0]?.record);
+      const row = rows[0];
+      if (row === undefined) return undefined;
+      const record = bytesOf(row.record);
+      remember(key, record, row.version);
+      return record;
     },
     async set(key, record, setOptions) {
-      await run('set', sql.set, rowValues(key, record, setOptions));
+      const { rows } = await run('set', sql.set, rowValues(key, record, setOptions));
+      remember(key, record, rows[0]?.version); // forgets it where the dialect cannot return it
     },
     async delete(key) {
       checkKey(key);
@@ -208,17 +270,7 @@ export function createSQLStore(
     },
     async compareAndSet(key, expected, record, setOptions) {
       const values = rowValues(key, record, setOptions);
-      const now = clock();
-      if (expected !== undefined) {
-        const [, bytes, expiresAt, userKey] = values;
-        const update: SQLValue[] = [bytes, expiresAt, userKey, key, toParameter(expected), now];
-        return (await run('compareAndSet', sql.update, update)).affected > 0;
-      }
-      if ((await run('compareAndSet', sql.insert, values)).affected > 0) return true;
-      // The key is taken, perhaps by an expired row, which counts as absent. Only the writer
-      // whose delete removed that row inserts again, so concurrent writers still get one winner.
-      const removed = await run('compareAndSet', sql.deleteExpired, [key, now]);
-      return removed.affected > 0 && (await run('compareAndSet', sql.insert, values)).affected > 0;
+      return expected === undefined ? insert(values, record) : update(values, expected, record);
     },
     async listByUser(userKey) {
       const { rows } = await run('listByUser', sql.listByUser, [checkUserKey(userKey), clock()]);

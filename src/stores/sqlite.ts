@@ -71,6 +71,7 @@ const dialect: SQLDialect = {
   upsert: () =>
     'ON CONFLICT (store_key) DO UPDATE SET record = excluded.record, ' +
     'expires_at = excluded.expires_at, user_key = excluded.user_key, version = version + 1',
+  canReturn: true, // both drivers bundle a SQLite newer than 3.35, which brought RETURNING
   insertIfAbsent: ['INSERT INTO', ' ON CONFLICT (store_key) DO NOTHING'],
   pruneBatch: (table, limit) =>
     `DELETE FROM ${table} WHERE store_key IN ` +
@@ -179,6 +180,10 @@ export function sqliteStore(options: SQLiteStoreOptions): SQLiteStore {
       }
       if (sql.startsWith('SELECT')) {
         return { rows: statement.all(...values) as Record<string, unknown>[], affected: 0 };
+      }
+      if (sql.endsWith(' RETURNING version')) {
+        const rows = statement.all(...values) as Record<string, unknown>[];
+        return { rows, affected: rows.length };
       }
       return { rows: [], affected: Number(statement.run(...values).changes) };
     } catch (error) {

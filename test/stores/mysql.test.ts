@@ -11,8 +11,9 @@ import type { SQLValue } from '../../src/stores/sql-dialect.ts';
 import { describeStoreConformance } from '../../src/testing/index.ts';
 import { randomRecord, randomStoreKey } from '../../src/testing/support.ts';
 import { startMySQLInstance } from './mysql-instance.ts';
-import { renderRows, type SQLHarness, uniqueTable } from './sql-support.ts';
+import { renderRows, type Spy, type SQLHarness, uniqueTable } from './sql-support.ts';
 import { describeSQLStoreTests } from './sql-tests.ts';
+import { describeVersionTests } from './sql-version-tests.ts';
 
 const ignore = (): void => {};
 const settings = { host: '127.0.0.1', user: 'root', database: 'test', connectTimeout: 2_000 };
@@ -70,11 +71,11 @@ describeStoreConformance('mysql', {
   },
 });
 
-function spying(client: MySQLClient, spy?: (sql: string) => void): MySQLClient {
+function spying(client: MySQLClient, spy?: Spy): MySQLClient {
   if (spy === undefined) return client;
   return {
     execute(sql, values) {
-      spy(sql);
+      spy(sql, values);
       return client.execute(sql, values);
     },
   };
@@ -112,6 +113,7 @@ const harness: SQLHarness = {
 };
 
 describeSQLStoreTests(harness);
+describeVersionTests(harness);
 
 describe('mysql: clients and DDL', () => {
   it('takes a single mysql2/promise connection, and close() leaves it open', async () => {
@@ -172,11 +174,13 @@ describe('mysql: clients and DDL', () => {
           `FROM ${digits} a, ${digits} b, ${digits} c, ${digits} d) numbers`,
       );
       await pool.query(`ANALYZE TABLE \`${own}\``);
-      sent.length = 0;
       const [key, userKey] = [randomStoreKey(), randomStoreKey()];
       const hour = { expiresAt: Date.now() + 3_600_000 };
-      await store.get(key);
-      await store.compareAndSet(key, randomRecord(), randomRecord(), hour);
+      await store.set(key, randomRecord(), hour);
+      sent.length = 0;
+      const read = await store.get(key);
+      await store.compareAndSet(key, read, randomRecord(), hour); // by version
+      await store.compareAndSet(key, randomRecord(), randomRecord(), hour); // by bytes
       await store.listByUser(userKey);
       await store.deleteByUser(userKey);
       await store.delete(key);
@@ -195,7 +199,8 @@ describe('mysql: clients and DDL', () => {
           assert.notEqual(step.type, 'ALL', `${sql}: ${JSON.stringify(step)}`);
         }
       }
-      assert.equal(sent.length, 6);
+      assert.equal(sent.length, 7);
+      assert.match(sent[1]?.[0] ?? '', /AND version = /);
     } finally {
       await pool.query(`DROP TABLE \`${own}\``);
     }

@@ -12,8 +12,9 @@ import type { SQLValue } from '../../src/stores/sql-dialect.ts';
 import { describeStoreConformance } from '../../src/testing/index.ts';
 import { randomRecord, randomStoreKey } from '../../src/testing/support.ts';
 import { startPostgresInstance } from './postgres-instance.ts';
-import { renderRows, type SQLHarness, uniqueTable } from './sql-support.ts';
+import { renderRows, type Spy, type SQLHarness, uniqueTable } from './sql-support.ts';
 import { describeSQLStoreTests } from './sql-tests.ts';
+import { describeVersionTests } from './sql-version-tests.ts';
 
 const ignore = (): void => {};
 const settings = {
@@ -86,11 +87,11 @@ describeStoreConformance('postgres', {
   },
 });
 
-function spying(client: PostgresClient, spy?: (sql: string) => void): PostgresClient {
+function spying(client: PostgresClient, spy?: Spy): PostgresClient {
   if (spy === undefined) return client;
   return {
     query(text, values) {
-      spy(text);
+      spy(text, values);
       return client.query(text, values);
     },
   };
@@ -120,6 +121,7 @@ const harness: SQLHarness = {
 };
 
 describeSQLStoreTests(harness);
+describeVersionTests(harness);
 
 describe('postgres: clients', () => {
   it('takes a pg Client as well as a Pool', async () => {
@@ -161,11 +163,13 @@ describe('postgres: clients', () => {
           `encode(sha256(i::text::bytea), 'hex'), '\\x00', i FROM generate_series(1, 20000) i`,
       );
       await pool.query(`ANALYZE "${own}"`);
-      sent.length = 0;
       const [key, userKey] = [randomStoreKey(), randomStoreKey()];
       const hour = { expiresAt: Date.now() + 3_600_000 };
-      await store.get(key);
-      await store.compareAndSet(key, randomRecord(), randomRecord(), hour);
+      await store.set(key, randomRecord(), hour);
+      sent.length = 0;
+      const read = await store.get(key);
+      await store.compareAndSet(key, read, randomRecord(), hour); // by version
+      await store.compareAndSet(key, randomRecord(), randomRecord(), hour); // by bytes
       await store.listByUser(userKey);
       await store.deleteByUser(userKey);
       await store.delete(key);
@@ -180,7 +184,8 @@ describe('postgres: clients', () => {
           .join('\n');
         assert.doesNotMatch(plan, /Seq Scan/, `${text}\n${plan}`);
       }
-      assert.equal(sent.length, 6);
+      assert.equal(sent.length, 7);
+      assert.match(sent[1]?.[0] ?? '', /AND version = /);
     } finally {
       await pool.query(`DROP TABLE "${own}"`);
     }

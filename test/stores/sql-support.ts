@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SQLStore, SQLStoreOptions } from '../../src/stores/sql.ts';
+import type { SQLValue } from '../../src/stores/sql-dialect.ts';
+
+/** Sees every statement a store sends, with its values, before the server does. */
+export type Spy = (sql: string, values: readonly SQLValue[]) => void;
 
 /** A raw statement runner: rows of a SELECT, nothing otherwise. */
 export type Exec = (sql: string, values?: unknown[]) => Promise<Record<string, unknown>[]>;
@@ -18,7 +22,7 @@ export interface Connection {
 export interface SQLHarness {
   name: 'postgres' | 'mysql';
   /** A store on the shared pool; `spy` receives every statement sent to the server. */
-  store(options: SQLStoreOptions, spy?: (sql: string) => void): SQLStore;
+  store(options: SQLStoreOptions, spy?: Spy): SQLStore;
   /** The DDL export (`postgresSchema`, `mysqlSchema`). */
   schema(table?: string): string;
   /** Builds the store with a client of the wrong shape. */

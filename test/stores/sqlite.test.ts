@@ -12,9 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ConfigError, StoreError } from '../../src/core/errors.ts';
 import type { Store } from '../../src/core/store.ts';
+import type { SQLValue } from '../../src/stores/sql-dialect.ts';
 import { type SQLiteDatabase, sqliteSchema, sqliteStore } from '../../src/stores/sqlite.ts';
 import { describeStoreConformance } from '../../src/testing/index.ts';
 import { storeKey, temporaryDirectory, thrown } from './fs-support.ts';
+import type { Spy } from './sql-support.ts';
+import { describeVersionTests } from './sql-version-tests.ts';
 import {
   type Driver,
   drivers,
@@ -42,6 +45,25 @@ function counting(database: OpenDatabase): { database: SQLiteDatabase; runs: Map
     };
   };
   return { database: { prepare }, runs };
+}
+
+/** A database that shows `spy` every statement a store runs, with its values. */
+function spying(database: OpenDatabase, spy?: Spy): SQLiteDatabase {
+  if (spy === undefined) return database;
+  const prepare = (sql: string) => {
+    const statement = database.prepare(sql);
+    return {
+      run: (...values: Parameters<typeof statement.run>) => {
+        spy(sql, values);
+        return statement.run(...values);
+      },
+      all: (...values: Parameters<typeof statement.all>) => {
+        spy(sql, values);
+        return statement.all(...values);
+      },
+    };
+  };
+  return { prepare };
 }
 
 /** Closes `database` when the file's tests end. */
@@ -82,6 +104,19 @@ for (const driver of drivers) {
     dump: async () => dumpRows(memory),
   });
   describeSpecifics(driver);
+  const shared = kept(driver.open(':memory:'));
+  describeVersionTests({
+    name: `sqlite (${driver.name})`,
+    store: (options, spy) => sqliteStore({ ...options, database: spying(shared, spy) }),
+    exec: async (sql, given = []) => {
+      const [statement, values] = [shared.prepare(sql), given as SQLValue[]];
+      if (sql.startsWith('SELECT')) return statement.all(...values) as Record<string, unknown>[];
+      statement.run(...values);
+      return [];
+    },
+    placeholder: () => '?',
+    quote: (name) => `"${name}"`,
+  });
 }
 
 function describeSpecifics(driver: Driver): void {
