@@ -2,7 +2,7 @@
  * Session data of a chosen size for the benchmarks: a realistic object (a user's profile, roles,
  * preferences and a cart of items) whose JSON is as long as the target, to the byte.
  */
-import type { JSONValue } from '../src/index.ts';
+import type { JSONValue } from '../dist/index.js';
 
 /** The shape of the benchmark's session data. */
 export type BenchData = Record<string, JSONValue>;

@@ -10,10 +10,11 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { withSession } from '../src/adapters/node.ts';
-import { createSessionManager } from '../src/index.ts';
-import { memoryStore } from '../src/stores/memory.ts';
+import { withSession } from '../dist/adapters/node.js';
+import { createSessionManager } from '../dist/index.js';
+import { memoryStore } from '../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
+import { measureFloor } from './floor.ts';
 
 /** What the server reports to its parent. */
 export interface ServerStats {
@@ -25,7 +26,10 @@ export interface ServerStats {
 }
 
 /** A message from the server to its parent. */
-export type ServerMessage = { type: 'ready'; port: number } | ({ type: 'stats' } & ServerStats);
+export type ServerMessage =
+  | { type: 'ready'; port: number }
+  | ({ type: 'stats' } & ServerStats)
+  | { type: 'floor'; cpu: number };
 
 const BODY = 'ok\n';
 const HEADERS = { 'content-type': 'text/plain', 'content-length': String(BODY.length) };
@@ -71,6 +75,9 @@ process.on('message', (message) => {
   if (message === 'stats') {
     const used = process.cpuUsage();
     send({ type: 'stats', cpu: used.user + used.system, ...stats });
+  } else if (message === 'floor') {
+    // The irreducible work of one cycle at 200 B, measured on this process's own (pinned) core.
+    send({ type: 'floor', cpu: measureFloor(sampleData(200)) });
   } else if (message === 'exit') {
     server.closeAllConnections();
     server.close(() => process.exit(0));

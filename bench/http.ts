@@ -131,14 +131,16 @@ async function main(): Promise<void> {
         results.get(server.mode)?.push(await load(server, requests, SECONDS));
     }
     const created = (await serverStats(session)).created;
-    report(results, created);
+    const floorReply = nextMessage(session.child, 'floor');
+    session.child.send('floor');
+    report(results, created, (await floorReply).cpu);
     console.log(`end: ${describeMachine()}`);
   } finally {
     for (const server of servers) server.child.send('exit');
   }
 }
 
-function report(results: Map<Mode, Measurement[]>, created: number): void {
+function report(results: Map<Mode, Measurement[]>, created: number, floorCPU: number): void {
   const rows: string[][] = [];
   for (const [mode, runs] of results) {
     for (const [index, run] of runs.entries()) {
@@ -186,6 +188,15 @@ function report(results: Map<Mode, Measurement[]>, created: number): void {
   console.log(
     `by server CPU per request: session at ${(capacity * 100).toFixed(0)}% of plain's capacity ` +
       `(${capacity >= TARGET ? 'would meet' : 'would miss'} the target with the server's core saturated).`,
+  );
+  // No session library can do less per request than the irreducible work of a cycle: with the
+  // server's core saturated, plain / (plain + that work) is the best share any of them can reach.
+  const bound = cpu('plain') / (cpu('plain') + floorCPU);
+  console.log(
+    `irreducible work of one 200 B cycle on the server's core: ${floorCPU.toFixed(1)} µs CPU; ` +
+      `a server adding only that to plain's ${cpu('plain').toFixed(1)} µs would reach ` +
+      `${(bound * 100).toFixed(0)}% of plain (${bound >= TARGET ? 'the target is within reach' : 'below the target: no library doing this work can reach it here'}); ` +
+      `pithos adds ${(cpu('session') - cpu('plain')).toFixed(1)} µs, ${((cpu('session') - cpu('plain')) / floorCPU).toFixed(1)}× that work.`,
   );
   console.log(
     `${CONNECTIONS} keep-alive connections, ${SECONDS} s per round, ${ROUNDS} rounds alternating, ` +

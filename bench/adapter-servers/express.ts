@@ -11,8 +11,8 @@
 import { createServer } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import session from 'express-session';
-import { createSessionMiddleware } from '../../src/adapters/express.ts';
-import type { JSONValue } from '../../src/index.ts';
+import { createSessionMiddleware } from '../../dist/adapters/express.js';
+import type { JSONValue } from '../../dist/index.js';
 import { BENCH_SECRET } from '../data.ts';
 import {
   BODY,

@@ -7,8 +7,8 @@
  * - `pithos`: `createSessionPlugin` from `pithos/fastify`, memory store.
  */
 import Fastify from 'fastify';
-import { createSessionPlugin } from '../../src/adapters/fastify.ts';
-import type { JSONValue } from '../../src/index.ts';
+import { createSessionPlugin } from '../../dist/adapters/fastify.js';
+import type { JSONValue } from '../../dist/index.js';
 import { BODY, changeSession, countRequest, modeOf, pithosManager, serve } from './serve.ts';
 
 const mode = modeOf(['plain', 'pithos'] as const);

@@ -12,8 +12,8 @@
 import { createServer } from 'node:http';
 import Koa from 'koa';
 import session from 'koa-session';
-import { createSessionMiddleware } from '../../src/adapters/koa.ts';
-import type { JSONValue } from '../../src/index.ts';
+import { createSessionMiddleware } from '../../dist/adapters/koa.js';
+import type { JSONValue } from '../../dist/index.js';
 import { BENCH_SECRET } from '../data.ts';
 import {
   BODY,

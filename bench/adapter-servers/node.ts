@@ -9,8 +9,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { getIronSession } from 'iron-session';
-import { withSession } from '../../src/adapters/node.ts';
-import type { JSONValue } from '../../src/index.ts';
+import { withSession } from '../../dist/adapters/node.js';
+import type { JSONValue } from '../../dist/index.js';
 import { BENCH_SECRET } from '../data.ts';
 import {
   BODY,

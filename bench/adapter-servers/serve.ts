@@ -5,8 +5,8 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSessionManager, type SessionManager } from '../../src/index.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
+import { createSessionManager, type SessionManager } from '../../dist/index.js';
+import { memoryStore } from '../../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from '../data.ts';
 import type { ServerMessage } from '../http-server.ts';
 
