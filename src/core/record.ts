@@ -117,7 +117,13 @@ export function sealRecord(
 
 /** The JSON payload of metadata and data. The data must already be validated. */
 export function payloadText(meta: RecordMeta, data: Record<string, unknown>): string {
-  return `{"m":${JSON.stringify(meta)},"d":${JSON.stringify(data)}}`;
+  // The metadata's fixed fields written directly (the same text JSON.stringify gives for finite
+  // numbers): cheaper than walking an object on every commit.
+  let text = `{"m":{"c":${meta.c},"t":${meta.t},"i":${meta.i},"x":${meta.x}`;
+  if (meta.ip !== undefined) text += `,"ip":${JSON.stringify(meta.ip)}`;
+  if (meta.u !== undefined) text += `,"u":${JSON.stringify(meta.u)}`;
+  if (meta.f !== undefined) text += `,"f":${JSON.stringify(meta.f)}`;
+  return `${text}},"d":${JSON.stringify(data)}}`;
 }
 
 /**

@@ -328,3 +328,21 @@ describe('base64url', () => {
     for (const text of bad) assert.equal(fromBase64URL(text), undefined, JSON.stringify(text));
   });
 });
+
+describe('payload text', () => {
+  test('is the JSON of {m, d} for every shape of metadata', () => {
+    const metas: RecordMeta[] = [
+      { c: 1, t: 2, i: 3, x: 4 },
+      { c: 1_767_225_600_000, t: 1_767_229_200_001, i: 1.5, x: 1e21, ip: '::1' },
+      { c: 0, t: -0, i: 600, x: 9, u: { id: 'ü"\\', p: true }, f: { notice: ['a', { b: null }] } },
+      { c: 5, t: 6, i: 7, x: 8, ip: '10.0.0.1', u: 'user', f: {} },
+    ];
+    for (const meta of metas) {
+      const data = { a: 1, b: 'é\u2028', c: [true, null] };
+      assert.equal(
+        new TextDecoder().decode(encodePayload(meta, data)),
+        JSON.stringify({ m: meta, d: data }),
+      );
+    }
+  });
+});
