@@ -163,7 +163,7 @@ describe('isStoreKey', () => {
     }
     assert.equal(isStoreKey(valid.slice(1)), false);
     assert.equal(isStoreKey(`${valid}0`), false);
-    assert.equal(isStoreKey('../'.repeat(21) + 'a'), false);
+    assert.equal(isStoreKey(`${'../'.repeat(21)}a`), false);
     assert.equal(isStoreKey(undefined), false);
     assert.equal(isStoreKey(42), false);
   });
