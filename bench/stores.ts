@@ -70,7 +70,7 @@ interface Case {
   runs: Measurement[];
 }
 
-const MODES = [
+const ALL_MODES = [
   'pithos-redis',
   'floor-redis',
   'pithos-postgres',
@@ -79,6 +79,15 @@ const MODES = [
   'pithos-fs-nosync',
   'session-file-store',
 ];
+/**
+ * The servers of the HTTP part: every mode by default, or the modes named in
+ * `BENCH_STORES_MODES` (comma-separated, e.g. `pithos-fs,pithos-fs-nosync,session-file-store`).
+ */
+const MODES = process.env.BENCH_STORES_MODES
+  ? ALL_MODES.filter((mode) => process.env.BENCH_STORES_MODES?.split(',').includes(mode))
+  : ALL_MODES;
+const usesRedis = MODES.some((mode) => mode.endsWith('redis'));
+const usesPostgres = MODES.some((mode) => mode.endsWith('postgres'));
 
 /** The 1-minute load average, sampled every 5 s during the run. */
 const loads: number[] = [];
@@ -117,8 +126,8 @@ function casesFor(): Case[] {
 }
 
 async function benchHTTP(): Promise<void> {
-  await cleanRedis();
-  await resetTables(true);
+  if (usesRedis) await cleanRedis();
+  if (usesPostgres) await resetTables(true);
   const directories = new Map<string, string>();
   const servers = new Map<string, StoreServer>();
   try {
@@ -138,14 +147,14 @@ async function benchHTTP(): Promise<void> {
     }
     const created = new Map<string, number>();
     for (const [mode, server] of servers) created.set(mode, (await serverStats(server)).created);
-    const recordSize = servers.get('pithos-redis')?.recordSize ?? 0;
+    const recordSize = [...servers.values()][0]?.recordSize ?? 0;
     reportHTTP(cases, created, recordSize);
   } finally {
     for (const server of servers.values()) stopServer(server);
     for (const directory of directories.values())
       rmSync(directory, { recursive: true, force: true });
-    await cleanRedis();
-    await resetTables(false);
+    if (usesRedis) await cleanRedis();
+    if (usesPostgres) await resetTables(false);
   }
 }
 
@@ -192,6 +201,7 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
     [baseMode, basePath]: [string, '/' | '/read'],
     target?: number,
   ): string[] => {
+    if (!MODES.includes(mode) || !MODES.includes(baseMode)) return [];
     const ratio = rps(mode, path) / rps(baseMode, basePath);
     const capacity = cpu(baseMode, basePath) / cpu(mode, path);
     const verdict =
@@ -254,7 +264,7 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
         ['pithos-fs-nosync', '/'],
         ['session-file-store', '/'],
       ),
-    ],
+    ].filter((row) => row.length > 0),
   );
   const pools = [...created].map(([mode, count]) => `${mode} ${count}`).join(', ');
   console.log(

@@ -7,7 +7,7 @@ import { ConfigError, StoreError } from '../core/errors.ts';
 import type { StoreSetOptions } from '../core/store.ts';
 import { isStoreKey, isUserKey } from '../core/token.ts';
 import { errorCode } from './fs-io.ts';
-import { LockTimeout } from './fs-lock.ts';
+import { LockLost, LockTimeout } from './fs-lock.ts';
 
 /** An option in milliseconds: `fallback` when absent, a `ConfigError` unless positive. */
 export function positive(name: string, value: number | undefined, fallback: number): number {
@@ -36,8 +36,8 @@ export async function guarded<T>(operation: string, run: () => Promise<T>): Prom
     if (error instanceof StoreError) throw error;
     const code = errorCode(error);
     const meaning = (code === undefined ? undefined : HINTS[code]) ?? 'failed';
-    const reason =
-      error instanceof LockTimeout ? error.message : `${meaning} (${code ?? 'unexpected error'})`;
+    const isLock = error instanceof LockTimeout || error instanceof LockLost;
+    const reason = isLock ? error.message : `${meaning} (${code ?? 'unexpected error'})`;
     throw new StoreError('fs', `${operation}: ${reason}`, { cause: error });
   }
 }

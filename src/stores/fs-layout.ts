@@ -15,7 +15,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { readStart } from './fs-io.ts';
 
 /** The layout version in byte 0 of every record file. */
@@ -47,9 +47,13 @@ export function layoutOf(root: string): Layout {
   return { root, records: join(root, 'records'), users: join(root, 'users') };
 }
 
-/** Two levels of 256 shards, from the first four hex digits. */
+/**
+ * Two levels of 256 shards, from the first four hex digits. `base` is already normalized and
+ * `hex` is checked hex, so plain concatenation gives what `join` would, at a fraction of its cost
+ * (these paths are built several times per request).
+ */
 function sharded(base: string, hex: string): string {
-  return join(base, hex.slice(0, 2), hex.slice(2, 4));
+  return `${base}${sep}${hex.slice(0, 2)}${sep}${hex.slice(2, 4)}`;
 }
 
 /** The shard directory holding the record of `key`. */
@@ -59,7 +63,7 @@ export function shardOf(layout: Layout, key: string): string {
 
 /** The record file of `key`. */
 export function recordPath(layout: Layout, key: string): string {
-  return join(shardOf(layout, key), key);
+  return `${shardOf(layout, key)}${sep}${key}`;
 }
 
 /** The lock file of `key`. */
@@ -79,7 +83,7 @@ export function userDirName(userKey: string): string {
 /** The index directory of `userKey`. */
 export function userDir(layout: Layout, userKey: string): string {
   const name = userDirName(userKey);
-  return join(sharded(layout.users, name), name);
+  return `${sharded(layout.users, name)}${sep}${name}`;
 }
 
 /** The bytes of a record file. */
@@ -111,6 +115,14 @@ export function decodeHeader(bytes: Uint8Array): RecordHeader | undefined {
       ? undefined
       : Buffer.from(bytes.buffer, bytes.byteOffset + HEADER_BYTES, userLength).toString('latin1');
   return { expiresAt, userKey, recordOffset };
+}
+
+/** The sealed record in the bytes of a record file, when they are a live record at `now`. */
+export function liveRecord(bytes: Uint8Array | undefined, now: number): Uint8Array | undefined {
+  const header = bytes === undefined ? undefined : decodeHeader(bytes);
+  if (bytes === undefined || !isLive(header, now)) return undefined;
+  const offset = bytes.byteOffset + header.recordOffset;
+  return new Uint8Array(bytes.buffer, offset, bytes.length - header.recordOffset);
 }
 
 /**

@@ -3,10 +3,32 @@
  * (`open(path, 'wx')`), which only one process can create. A lock older than `staleMs` is taken
  * to belong to a process that died holding it, and may be broken. Internal to `pithos/fs`.
  *
+ * The lock file doubles as the temporary file of a write: the holder writes the record's next
+ * version into it, flushes it and renames it over the record, which replaces the record
+ * atomically and releases the lock in one step. A holder that writes nothing removes it.
+ *
  * @module
  */
-import { link, rename, stat } from 'node:fs/promises';
-import { createEmpty, isMissing, randomSuffix, removeIfPresent } from './fs-io.ts';
+import type * as fs from 'node:fs';
+import { fstat, link, rename, stat } from 'node:fs';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  closeFile,
+  createExclusive,
+  errorCode,
+  flush,
+  isMissing,
+  randomSuffix,
+  removeIfPresent,
+  syncDirectory,
+  writeFully,
+} from './fs-io.ts';
+
+const statPath = promisify(stat);
+const statOpen = promisify(fstat);
+const renameFile = promisify(rename);
+const linkFile = promisify(link);
 
 /** How the locks of one store behave. */
 export interface LockOptions {
@@ -18,8 +40,15 @@ export interface LockOptions {
   timeoutMs: number;
 }
 
-/** Releases a lock. */
-export type Release = () => Promise<void>;
+/** A lock this process holds: the lock file, open for writing. */
+export interface HeldLock {
+  readonly path: string;
+  readonly fd: number;
+  /** `performance.now()` when it was taken. */
+  readonly since: number;
+  /** Whether `commit` or `release` has taken charge of the lock file (and closed `fd`). */
+  isDone: boolean;
+}
 
 /** Thrown when a lock stays held longer than `timeoutMs`. */
 export class LockTimeout extends Error {
@@ -29,11 +58,21 @@ export class LockTimeout extends Error {
   }
 }
 
-async function tryCreate(path: string): Promise<Release | undefined> {
-  if (!(await createEmpty(path))) return undefined;
-  return async () => {
-    await removeIfPresent(path);
-  };
+/** Thrown when a write outlived `staleMs` and another process broke its lock meanwhile. */
+export class LockLost extends Error {
+  constructor(staleMs: number) {
+    super(`a record lock was broken while held, after more than ${staleMs} ms: raise staleLockMs`);
+    this.name = 'LockLost';
+  }
+}
+
+async function tryCreate(path: string): Promise<HeldLock | undefined> {
+  try {
+    return { path, fd: await createExclusive(path), since: performance.now(), isDone: false };
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -45,9 +84,9 @@ async function tryCreate(path: string): Promise<Release | undefined> {
  * replaces an existing file) and the lock counts as held.
  */
 export async function breakIfStale(path: string, options: LockOptions): Promise<boolean> {
-  let seen: Awaited<ReturnType<typeof stat>>;
+  let seen: fs.BigIntStats;
   try {
-    seen = await stat(path, { bigint: true });
+    seen = await statPath(path, { bigint: true });
   } catch (error) {
     if (isMissing(error)) return true;
     throw error;
@@ -55,14 +94,14 @@ export async function breakIfStale(path: string, options: LockOptions): Promise<
   if (options.clock() - Number(seen.mtimeMs) < options.staleMs) return false;
   const aside = `${path}.${randomSuffix()}.broken`;
   try {
-    await rename(path, aside);
+    await renameFile(path, aside);
   } catch (error) {
     if (isMissing(error)) return true;
     throw error;
   }
-  const moved = await stat(aside, { bigint: true });
+  const moved = await statPath(aside, { bigint: true });
   const isSeen = moved.ino === seen.ino && moved.dev === seen.dev;
-  if (!isSeen) await link(aside, path).catch(() => undefined);
+  if (!isSeen) await linkFile(aside, path).catch(() => undefined);
   await removeIfPresent(aside);
   return isSeen;
 }
@@ -72,9 +111,9 @@ function pause(milliseconds: number): Promise<void> {
 }
 
 /** Takes the lock at `path` if it is free or stale; `undefined` when another holder has it. */
-async function tryLock(path: string, options: LockOptions): Promise<Release | undefined> {
-  const release = await tryCreate(path);
-  if (release !== undefined || !(await breakIfStale(path, options))) return release;
+async function tryLock(path: string, options: LockOptions): Promise<HeldLock | undefined> {
+  const held = await tryCreate(path);
+  if (held !== undefined || !(await breakIfStale(path, options))) return held;
   return await tryCreate(path);
 }
 
@@ -82,14 +121,69 @@ async function tryLock(path: string, options: LockOptions): Promise<Release | un
  * Takes the lock at `path`, waiting with a growing pause while another process holds it.
  * The wait is measured with the monotonic clock, not `options.clock`.
  */
-export async function lock(path: string, options: LockOptions): Promise<Release> {
+export async function lock(path: string, options: LockOptions): Promise<HeldLock> {
   const deadline = performance.now() + options.timeoutMs;
   for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-    const release = await tryLock(path, options);
-    if (release !== undefined) return release;
+    const held = await tryLock(path, options);
+    if (held !== undefined) return held;
     if (performance.now() >= deadline) throw new LockTimeout(options.timeoutMs);
     await pause(wait * (0.5 + Math.random()));
   }
+}
+
+/** Releases a lock without writing (closes and removes the lock file), unless already done. */
+export async function release(held: HeldLock): Promise<void> {
+  if (held.isDone) return;
+  held.isDone = true;
+  closeFile(held.fd, true);
+  await removeIfPresent(held.path);
+}
+
+/**
+ * Whether the lock file at `held.path` is still the one `held` created. Only a holder that took
+ * longer than `staleMs` can have lost it, so a faster one is not checked (no system call).
+ */
+async function isStillHeld(held: HeldLock, staleMs: number): Promise<boolean> {
+  if (performance.now() - held.since < staleMs / 2) return true;
+  const [mine, current] = await Promise.all([
+    statOpen(held.fd, { bigint: true }),
+    statPath(held.path, { bigint: true }).catch(() => undefined),
+  ]);
+  return current !== undefined && current.ino === mine.ino && current.dev === mine.dev;
+}
+
+/**
+ * Writes `bytes` into the lock file, flushes it when `sync`, and renames it over `target`: the
+ * record is replaced atomically (readers see the old file or the new one, a crash leaves the old
+ * one and a lock file that goes stale) and the lock is released by the same rename. On failure
+ * the lock is released and the record left as it was.
+ */
+export async function commit(
+  held: HeldLock,
+  target: string,
+  bytes: Uint8Array,
+  options: { sync: boolean; staleMs: number },
+): Promise<void> {
+  held.isDone = true;
+  try {
+    await writeFully(held.fd, bytes);
+    if (options.sync) await flush(held.fd);
+    if (!(await isStillHeld(held, options.staleMs))) throw new LockLost(options.staleMs);
+  } catch (error) {
+    closeFile(held.fd);
+    // A lost lock file is another holder's now: leave it.
+    if (!(error instanceof LockLost)) await removeIfPresent(held.path).catch(() => undefined);
+    throw error;
+  }
+  closeFile(held.fd, true);
+  try {
+    await renameFile(held.path, target);
+  } catch (error) {
+    // ENOENT: the lock file was broken away (see `isStillHeld`); any file there now is not ours.
+    if (!isMissing(error)) await removeIfPresent(held.path).catch(() => undefined);
+    throw error;
+  }
+  if (options.sync) await syncDirectory(dirname(target));
 }
 
 /**

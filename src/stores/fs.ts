@@ -2,8 +2,9 @@
  * The file store: one file per sealed record in a local directory. Available from `pithos/fs`.
  *
  * For one machine (several processes may share the directory): records are files named by their
- * store key, sharded two levels deep; writes are atomic (temporary file, fsync, rename);
- * compare-and-set and delete hold a per-record lock file; a per-user index of empty marker files
+ * store key, sharded two levels deep; writes, compare-and-set and delete hold a per-record lock
+ * file, and a write goes into that lock file, flushed and renamed over the record (atomic, and the
+ * rename releases the lock); a per-user index of empty marker files
  * lets the manager list and revoke a user's sessions; `prune()` walks the shards in streaming
  * fashion. See `docs/stores/fs.md` for the layout.
  *
@@ -17,29 +18,32 @@ import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 import { checkKey, checkSet, checkUserKey, guarded, positive, sameBytes } from './fs-checks.ts';
 import {
+  closeFile,
   createEmpty,
   ensureDirectorySync,
   errorCode,
   FILE_MODE,
   isMissing,
+  isStillLinked,
+  openIfPresent,
   randomSuffix,
   readIfPresent,
+  readOpen,
   removeIfPresent,
-  writeAtomically,
 } from './fs-io.ts';
 import {
-  decodeHeader,
   encodeRecordFile,
   isLive as isLiveAt,
   type Layout,
   layoutOf,
+  liveRecord,
   lockPath,
   type RecordHeader,
   readHeader,
   recordPath,
   userDir,
 } from './fs-layout.ts';
-import { keyedQueue, type LockOptions, lock } from './fs-lock.ts';
+import { commit, type HeldLock, keyedQueue, type LockOptions, lock, release } from './fs-lock.ts';
 import { type PruneProgress, pruneFiles } from './fs-prune.ts';
 import { fileStats } from './fs-stats.ts';
 
@@ -144,14 +148,17 @@ export function fileStore(options: FileStoreOptions): FileStore {
   prepare(layout);
   const queue = keyedQueue();
 
-  /** Runs `run` holding the record lock of `key` (queued in this process, locked across them). */
-  function exclusive<T>(key: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` holding the record lock of `key` (queued in this process, locked across them).
+   * `run` may `write` through the lock; otherwise the lock is released when it returns.
+   */
+  function exclusive<T>(key: string, run: (held: HeldLock) => Promise<T>): Promise<T> {
     return queue(key, async () => {
-      const release = await lock(lockPath(layout, key), locks);
+      const held = await lock(lockPath(layout, key), locks);
       try {
-        return await run();
+        return await run(held);
       } finally {
-        await release();
+        await release(held);
       }
     });
   }
@@ -163,11 +170,51 @@ export function fileStore(options: FileStoreOptions): FileStore {
     isLiveAt(header, clock());
 
   async function readLive(key: string): Promise<Uint8Array | undefined> {
-    const bytes = await readIfPresent(recordPath(layout, key));
-    const header = bytes === undefined ? undefined : decodeHeader(bytes);
-    if (bytes === undefined || !isLive(header)) return undefined;
-    const offset = bytes.byteOffset + header.recordOffset;
-    return new Uint8Array(bytes.buffer, offset, bytes.length - header.recordOffset);
+    return liveRecord(await readIfPresent(recordPath(layout, key)), clock());
+  }
+
+  /**
+   * Compares the record of `key` with `expected` (absent or expired counts as `undefined`) and,
+   * when they match, runs `run` holding the lock. The comparison is made before the lock, on a
+   * descriptor kept open: a loser returns `false` without touching the lock, and a likely winner
+   * checks under the lock that the file it compared is still the record, with no second read. It
+   * is when it is still linked and, if it was live, still live: a record file loses its name only
+   * to a replacement or a removal (which unlink it) or to `prune` (which claims expired records
+   * only), and the inode of an open file is never reused. Otherwise the record is read again.
+   */
+  async function whenMatching(
+    key: string,
+    expected: Uint8Array | undefined,
+    run: (held: HeldLock) => Promise<void>,
+  ): Promise<boolean> {
+    const matches = (current: Uint8Array | undefined): boolean =>
+      current === undefined
+        ? expected === undefined
+        : expected !== undefined && sameBytes(current, expected);
+    const fd = await openIfPresent(recordPath(layout, key));
+    let isOpen = fd !== undefined;
+    // Closed before a write replaces the record, so that the rename, not this close, frees it.
+    const close = (isLinked?: boolean): void => {
+      if (isOpen) closeFile(fd as number, isLinked);
+      isOpen = false;
+    };
+    try {
+      const bytes = fd === undefined ? undefined : await readOpen(fd);
+      const seen = liveRecord(bytes, clock());
+      if (!matches(seen)) return false;
+      return await exclusive(key, async (held) => {
+        // A live record seen may have expired since; an expired one, or not a record, stays so.
+        const isLinked = fd !== undefined && isStillLinked(fd);
+        close(isLinked);
+        const isUnchanged =
+          isLinked && (seen === undefined || liveRecord(bytes, clock()) !== undefined);
+        if (!isUnchanged && !matches(await readLive(key))) return false;
+        await run(held);
+        return true;
+      });
+    } finally {
+      close();
+    }
   }
 
   /** Adds `key` to the index of `userKey` (before the record is written, so it is never missed). */
@@ -183,18 +230,17 @@ export function fileStore(options: FileStoreOptions): FileStore {
     return removed;
   }
 
+  /** Writes the record of `key` through the lock `held` (which this releases). */
   async function write(
+    held: HeldLock,
     key: string,
     record: Uint8Array,
     setOptions: StoreSetOptions,
   ): Promise<void> {
     const { expiresAt, userKey } = setOptions;
     if (userKey !== undefined) await addMarker(userKey, key);
-    await writeAtomically(
-      recordPath(layout, key),
-      encodeRecordFile(record, expiresAt, userKey),
-      sync,
-    );
+    const bytes = encodeRecordFile(record, expiresAt, userKey);
+    await commit(held, recordPath(layout, key), bytes, { sync, staleMs: locks.staleMs });
   }
 
   async function listByUser(userKey: string): Promise<string[]> {
@@ -224,7 +270,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
     },
     async set(key, record, setOptions) {
       checkSet(key, setOptions);
-      return guarded('set', () => exclusive(key, () => write(key, record, setOptions)));
+      return guarded('set', () => exclusive(key, (held) => write(held, key, record, setOptions)));
     },
     async delete(key) {
       checkKey(key);
@@ -238,21 +284,9 @@ export function fileStore(options: FileStoreOptions): FileStore {
     },
     async compareAndSet(key, expected, record, setOptions) {
       checkSet(key, setOptions);
-      const matches = async (): Promise<boolean> => {
-        const current = await readLive(key);
-        if (current === undefined) return expected === undefined;
-        return expected !== undefined && sameBytes(current, expected);
-      };
-      return guarded('compareAndSet', async () => {
-        // Files are replaced by rename, so a read without the lock sees a whole record: a
-        // mismatch seen now is a valid outcome, and only a likely winner takes the lock.
-        if (!(await matches())) return false;
-        return exclusive(key, async () => {
-          const isWinner = await matches();
-          if (isWinner) await write(key, record, setOptions);
-          return isWinner;
-        });
-      });
+      return guarded('compareAndSet', () =>
+        whenMatching(key, expected, (held) => write(held, key, record, setOptions)),
+      );
     },
     listByUser,
     async deleteByUser(userKey) {
