@@ -12,14 +12,14 @@ import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { createSessionMiddleware } from '../src/adapters/express.ts';
-import { withSession } from '../src/adapters/node.ts';
-import type { Store } from '../src/core/store.ts';
-import { createSessionManager, type SessionManager } from '../src/index.ts';
-import { fileStore } from '../src/stores/fs.ts';
-import { memoryStore } from '../src/stores/memory.ts';
-import { postgresStore } from '../src/stores/postgres.ts';
-import { redisStore } from '../src/stores/redis.ts';
+import { createSessionMiddleware } from '../dist/adapters/express.js';
+import { withSession } from '../dist/adapters/node.js';
+import type { Store } from '../dist/core/store.js';
+import { createSessionManager, type SessionManager } from '../dist/index.js';
+import { fileStore } from '../dist/stores/fs.js';
+import { memoryStore } from '../dist/stores/memory.js';
+import { postgresStore } from '../dist/stores/postgres.js';
+import { redisStore } from '../dist/stores/redis.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
 import {
   PG_FLOOR_TABLE,

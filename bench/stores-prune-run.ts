@@ -7,9 +7,9 @@
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { fileStore } from '../src/stores/fs.ts';
-import { postgresStore } from '../src/stores/postgres.ts';
-import { sqliteStore } from '../src/stores/sqlite.ts';
+import { fileStore } from '../dist/stores/fs.js';
+import { postgresStore } from '../dist/stores/postgres.js';
+import { sqliteStore } from '../dist/stores/sqlite.js';
 import { POSTGRES } from './stores-config.ts';
 
 /** What one prune measured. */

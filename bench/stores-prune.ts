@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { encodeRecordFile } from '../src/stores/fs-layout.ts';
-import { postgresStore } from '../src/stores/postgres.ts';
-import { sqliteStore } from '../src/stores/sqlite.ts';
+import { encodeRecordFile } from '../dist/stores/fs-layout.js';
+import { postgresStore } from '../dist/stores/postgres.js';
+import { sqliteStore } from '../dist/stores/sqlite.js';
 import { PG_PRUNE_TABLE, POSTGRES } from './stores-config.ts';
 import type { PruneResult } from './stores-prune-run.ts';
 
