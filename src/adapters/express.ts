@@ -81,13 +81,21 @@ export function createSessionMiddleware<Data extends object>(
   manager: SessionManager<Data>,
   options: ExpressSessionOptions = {},
 ): ExpressSessionMiddleware<Data> {
-  const sessions = new WeakMap<IncomingMessage, Session<Data>>();
+  // Each request's session under a symbol of this middleware: a property store, where a WeakMap
+  // entry per request costs an ephemeron for the garbage collector to trace.
+  const sessionKey = Symbol('pithos.session');
+  const sessionOf = (request: object): Session<Data> | undefined =>
+    (request as Record<symbol, Session<Data> | undefined>)[sessionKey];
   const isTrusted =
     options.trustProxy === undefined ? undefined : compileTrustProxy(options.trustProxy);
-  const addressOf = (request: ExpressRequest): string | undefined =>
-    isTrusted === undefined
-      ? (request.ip ?? request.socket.remoteAddress)
-      : requestAddress(request, isTrusted);
+  const addressOf = (request: ExpressRequest): string | undefined => {
+    if (isTrusted !== undefined) return requestAddress(request, isTrusted);
+    // With Express's `trust proxy` off (its default), `req.ip` is the socket's peer: read it
+    // directly rather than through the getter, which parses X-Forwarded-For on every call.
+    const app = (request as { app?: { get?: (setting: string) => unknown } }).app;
+    if (app?.get?.('trust proxy') === false) return request.socket.remoteAddress;
+    return request.ip ?? request.socket.remoteAddress;
+  };
 
   async function start(
     request: ExpressRequest,
@@ -104,7 +112,7 @@ export function createSessionMiddleware<Data extends object>(
       next(error);
       return;
     }
-    sessions.set(request, session);
+    (request as unknown as Record<symbol, Session<Data>>)[sessionKey] = session;
     (request as { session?: unknown }).session = session;
     const commit = (): Promise<string | undefined> =>
       isServerError(response) ? Promise.resolve(undefined) : manager.commit(session);
@@ -127,11 +135,11 @@ export function createSessionMiddleware<Data extends object>(
   }
 
   const middleware: ExpressMiddleware = (request, response, next) => {
-    if (sessions.has(request)) next();
+    if (sessionOf(request) !== undefined) next();
     else void start(request, response, next);
   };
   const getSession = (request: IncomingMessage): Session<Data> => {
-    const session = sessions.get(request);
+    const session = sessionOf(request);
     if (session === undefined) {
       throw new ConfigError(
         'getSession(req): the pithos middleware did not run for this request; add app.use(sessions) before this route',

@@ -88,14 +88,17 @@ export function createSessionMiddleware<Data extends object>(
   manager: SessionManager<Data>,
   options: KoaSessionOptions = {},
 ): KoaSessionMiddleware<Data> {
-  const sessions = new WeakMap<object, Session<Data>>();
+  // Each context's session under a symbol of this middleware (cheaper than a WeakMap entry).
+  const sessionKey = Symbol('pithos.session');
+  const sessionOf = (ctx: object): Session<Data> | undefined =>
+    (ctx as Record<symbol, Session<Data> | undefined>)[sessionKey];
   const isTrusted = compileTrustProxy(options.trustProxy);
 
   async function middleware(
     ctx: KoaContext & SessionContext<Data>,
     next: () => Promise<unknown>,
   ): Promise<void> {
-    if (sessions.has(ctx)) {
+    if (sessionOf(ctx) !== undefined) {
       await next();
       return;
     }
@@ -105,7 +108,7 @@ export function createSessionMiddleware<Data extends object>(
       isTrusted,
       onError: (error) => ctx.onerror(error instanceof Error ? error : new Error(String(error))),
     });
-    sessions.set(ctx, session);
+    (ctx as unknown as Record<symbol, Session<Data>>)[sessionKey] = session;
     ctx.session = session;
     try {
       await next();
@@ -124,7 +127,7 @@ export function createSessionMiddleware<Data extends object>(
   }
 
   const getSession = (ctx: object): Session<Data> => {
-    const session = sessions.get(ctx);
+    const session = sessionOf(ctx);
     if (session === undefined) {
       throw new ConfigError(
         'getSession(ctx): the pithos middleware did not run for this request; add app.use(sessions) before this middleware',

@@ -143,10 +143,16 @@ export class ResponseHold {
     this.#commit = commit;
     this.#onFailure = onFailure;
     const target = response as unknown as Record<Method, AnyFunction> & { [HOLD]: ResponseHold };
-    this.#originals = METHODS.map((name) => target[name]);
+    // Named loads and stores, not a loop over the names: a store through a variable key goes to
+    // V8's generic slow path, which on Express's response (with its long prototype chain) cost
+    // more than the rest of the adapter together.
+    this.#originals = [target.writeHead, target.write, target.end, target.flushHeaders];
     target[HOLD] = this;
     // The wrappers stay in place (never deleted), so middleware that wrapped them later keeps working.
-    for (const name of METHODS) target[name] = WRAPPERS[name];
+    target.writeHead = WRAPPERS.writeHead;
+    target.write = WRAPPERS.write;
+    target.end = WRAPPERS.end;
+    target.flushHeaders = WRAPPERS.flushHeaders;
   }
 
   /** Whether nothing was written yet. */
