@@ -81,11 +81,10 @@ export function createSessionMiddleware<Data extends object>(
   manager: SessionManager<Data>,
   options: ExpressSessionOptions = {},
 ): ExpressSessionMiddleware<Data> {
-  // Each request's session under a symbol of this middleware: a property store, where a WeakMap
-  // entry per request costs an ephemeron for the garbage collector to trace.
-  const sessionKey = Symbol('pithos.session');
-  const sessionOf = (request: object): Session<Data> | undefined =>
-    (request as Record<symbol, Session<Data> | undefined>)[sessionKey];
+  // A WeakMap, not a property: Express sets the request's prototype on every request, and V8
+  // stores properties on such an object through its slow path (see `commitBeforeHeaders`).
+  const sessions = new WeakMap<IncomingMessage, Session<Data>>();
+  const sessionOf = (request: IncomingMessage): Session<Data> | undefined => sessions.get(request);
   const isTrusted =
     options.trustProxy === undefined ? undefined : compileTrustProxy(options.trustProxy);
   const addressOf = (request: ExpressRequest): string | undefined => {
@@ -112,11 +111,11 @@ export function createSessionMiddleware<Data extends object>(
       next(error);
       return;
     }
-    (request as unknown as Record<symbol, Session<Data>>)[sessionKey] = session;
+    sessions.set(request, session);
     (request as { session?: unknown }).session = session;
     const commit = (): Promise<string | undefined> =>
       isServerError(response) ? Promise.resolve(undefined) : manager.commit(session);
-    const hook = commitBeforeHeaders(response, commit, (error) => {
+    const onFailure = (error: unknown): unknown => {
       if (!hook.hasEnded()) {
         // The handler is still streaming: its next chunks would follow any error page. Cut the
         // response off; the error handlers still hear of the failure.
@@ -130,7 +129,8 @@ export function createSessionMiddleware<Data extends object>(
       next(error);
       // Express's own final handler answers only once the request is read: let it through later.
       return 'pass';
-    });
+    };
+    const hook = commitBeforeHeaders(response, commit, onFailure, { sharedPrototype: true });
     next();
   }
 

@@ -312,4 +312,122 @@ describe('express: what is special to Express', () => {
     assert.equal((await read('198.51.100.9, 203.0.113.7')).body, '1', 'a claimed hop is ignored');
     assert.equal((await read('203.0.113.7, 198.51.100.9')).body, 'none');
   });
+
+  describe('the hold on the shared response prototype', () => {
+    it('a route before the middleware answers as usual, with no session cookie', async (t) => {
+      const store = watchedStore();
+      const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
+      const app = expressApp();
+      app.get('/plain', (_request, response) => {
+        response.status(201).type('text/plain').send('plain');
+      });
+      app.use(createSessionMiddleware(manager));
+      const ownMethods: boolean[] = [];
+      app.get('/write', (request, response) => {
+        (request as unknown as { session: { set(k: string, v: string): void } }).session.set(
+          'a',
+          '1',
+        );
+        // The hold's wrappers live on the shared prototype, not on each response.
+        ownMethods.push(Object.hasOwn(response, 'end') || Object.hasOwn(response, 'writeHead'));
+        response.send('written');
+      });
+      const running = await listen(app);
+      t.after(async () => {
+        store.release();
+        await running.close();
+      });
+      // Twice each, in turn: the wrappers stay on the prototype between requests.
+      for (let i = 0; i < 2; i++) {
+        const plain = await get(running.url, '/plain');
+        assert.equal(plain.status, 201);
+        assert.equal(plain.body, 'plain');
+        assert.deepEqual(plain.setCookies, []);
+        const written = await get(running.url, '/write');
+        assert.equal(written.body, 'written');
+        assert.equal(sessionCookie(written.setCookies, 'sid').name, 'sid');
+      }
+      assert.equal(store.writes.started, 2);
+      assert.deepEqual(ownMethods, [false, false]);
+    });
+
+    it('a middleware that wrapped res.end before it still commits before the headers', async (t) => {
+      const store = watchedStore();
+      const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
+      const sessions = createSessionMiddleware(manager);
+      const app = expressApp();
+      let wrappedEnds = 0;
+      // As compression and similar middleware do: an own `end` on the response, set first.
+      app.use((_request, response, next) => {
+        const end = response.end;
+        response.end = function (this: Response, ...args: unknown[]) {
+          wrappedEnds++;
+          return (end as (...a: unknown[]) => Response).apply(this, args);
+        } as Response['end'];
+        next();
+      });
+      app.use(sessions);
+      app.get('/', (request, response) => {
+        sessions.getSession(request).set('a', 'kept');
+        response.send('ok');
+      });
+      app.get('/read', (request, response) => {
+        response.send(sessions.getSession(request).get('a') ?? 'none');
+      });
+      const running = await listen(app);
+      t.after(async () => {
+        store.release();
+        await running.close();
+      });
+      const written = await get(running.url, '/');
+      assert.equal(written.body, 'ok');
+      const cookie = sessionCookie(written.setCookies, 'sid');
+      assert.equal(store.writes.started, 1);
+      const read = await get(running.url, '/read', { cookie: `sid=${cookie.value}` });
+      assert.equal(read.body, 'kept');
+      assert.equal(wrappedEnds, 2, "the other middleware's end ran for both responses");
+    });
+
+    it('a session middleware inside a sub-app commits when the parent app answers', async (t) => {
+      const store = watchedStore();
+      const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
+      const sessions = createSessionMiddleware(manager);
+      const sub = express();
+      sub.use(sessions);
+      sub.use((request, _response, next) => {
+        sessions.getSession(request).set('a', 'from the sub-app');
+        next();
+      });
+      const app = expressApp();
+      app.use(sub);
+      // Express gives the response its parent prototype back before this runs.
+      app.get('/', (_request, response) => {
+        response.send('parent');
+      });
+      const running = await listen(app);
+      t.after(async () => {
+        store.release();
+        await running.close();
+      });
+      const first = await get(running.url, '/');
+      assert.equal(first.body, 'parent');
+      const cookie = sessionCookie(first.setCookies, 'sid');
+      assert.equal(store.writes.started, 1);
+      const again = await get(running.url, '/', { cookie: `sid=${cookie.value}` });
+      assert.equal(again.status, 200);
+    });
+
+    it("leaves node's own ServerResponse.prototype alone", async (t) => {
+      const { ServerResponse } = await import('node:http');
+      const before = [ServerResponse.prototype.end, ServerResponse.prototype.writeHead];
+      const { app } = await serve(t, (router, { getSession }) => {
+        router.get('/', (request, response) => {
+          getSession(request).set('a', '1');
+          response.send('ok');
+        });
+      });
+      assert.equal((await get(app.url, '/')).body, 'ok');
+      assert.deepEqual([ServerResponse.prototype.end, ServerResponse.prototype.writeHead], before);
+    });
+  });
 });
