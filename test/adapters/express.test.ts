@@ -314,28 +314,36 @@ describe('express: what is special to Express', () => {
   });
 
   describe('the hold on the shared response prototype', () => {
-    it('a route before the middleware answers as usual, with no session cookie', async (t) => {
+    /** Serves the app `build` makes around a fresh middleware, whatever order it uses it in. */
+    async function serveBuilt(
+      t: TestContext,
+      build: (sessions: ExpressSessionMiddleware<Data>) => Express,
+    ): Promise<{ running: RunningApp; store: WatchedStore }> {
       const store = watchedStore();
       const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
-      const app = expressApp();
-      app.get('/plain', (_request, response) => {
-        response.status(201).type('text/plain').send('plain');
-      });
-      app.use(createSessionMiddleware(manager));
-      const ownMethods: boolean[] = [];
-      app.get('/write', (request, response) => {
-        (request as unknown as { session: { set(k: string, v: string): void } }).session.set(
-          'a',
-          '1',
-        );
-        // The hold's wrappers live on the shared prototype, not on each response.
-        ownMethods.push(Object.hasOwn(response, 'end') || Object.hasOwn(response, 'writeHead'));
-        response.send('written');
-      });
-      const running = await listen(app);
+      const running = await listen(build(createSessionMiddleware(manager)));
       t.after(async () => {
         store.release();
         await running.close();
+      });
+      return { running, store };
+    }
+
+    it('a route before the middleware answers as usual, with no session cookie', async (t) => {
+      const ownMethods: boolean[] = [];
+      const { running, store } = await serveBuilt(t, (sessions) => {
+        const app = expressApp();
+        app.get('/plain', (_request, response) => {
+          response.status(201).type('text/plain').send('plain');
+        });
+        app.use(sessions);
+        app.get('/write', (request, response) => {
+          sessions.getSession(request).set('a', '1');
+          // The hold's wrappers live on the shared prototype, not on each response.
+          ownMethods.push(Object.hasOwn(response, 'end') || Object.hasOwn(response, 'writeHead'));
+          response.send('written');
+        });
+        return app;
       });
       // Twice each, in turn: the wrappers stay on the prototype between requests.
       for (let i = 0; i < 2; i++) {
@@ -352,32 +360,27 @@ describe('express: what is special to Express', () => {
     });
 
     it('a middleware that wrapped res.end before it still commits before the headers', async (t) => {
-      const store = watchedStore();
-      const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
-      const sessions = createSessionMiddleware(manager);
-      const app = expressApp();
       let wrappedEnds = 0;
-      // As compression and similar middleware do: an own `end` on the response, set first.
-      app.use((_request, response, next) => {
-        const end = response.end;
-        response.end = function (this: Response, ...args: unknown[]) {
-          wrappedEnds++;
-          return (end as (...a: unknown[]) => Response).apply(this, args);
-        } as Response['end'];
-        next();
-      });
-      app.use(sessions);
-      app.get('/', (request, response) => {
-        sessions.getSession(request).set('a', 'kept');
-        response.send('ok');
-      });
-      app.get('/read', (request, response) => {
-        response.send(sessions.getSession(request).get('a') ?? 'none');
-      });
-      const running = await listen(app);
-      t.after(async () => {
-        store.release();
-        await running.close();
+      const { running, store } = await serveBuilt(t, (sessions) => {
+        const app = expressApp();
+        // As compression and similar middleware do: an own `end` on the response, set first.
+        app.use((_request, response, next) => {
+          const end = response.end;
+          response.end = function (this: Response, ...args: unknown[]) {
+            wrappedEnds++;
+            return (end as (...a: unknown[]) => Response).apply(this, args);
+          } as Response['end'];
+          next();
+        });
+        app.use(sessions);
+        app.get('/', (request, response) => {
+          sessions.getSession(request).set('a', 'kept');
+          response.send('ok');
+        });
+        app.get('/read', (request, response) => {
+          response.send(sessions.getSession(request).get('a') ?? 'none');
+        });
+        return app;
       });
       const written = await get(running.url, '/');
       assert.equal(written.body, 'ok');
@@ -389,25 +392,20 @@ describe('express: what is special to Express', () => {
     });
 
     it('a session middleware inside a sub-app commits when the parent app answers', async (t) => {
-      const store = watchedStore();
-      const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
-      const sessions = createSessionMiddleware(manager);
-      const sub = express();
-      sub.use(sessions);
-      sub.use((request, _response, next) => {
-        sessions.getSession(request).set('a', 'from the sub-app');
-        next();
-      });
-      const app = expressApp();
-      app.use(sub);
-      // Express gives the response its parent prototype back before this runs.
-      app.get('/', (_request, response) => {
-        response.send('parent');
-      });
-      const running = await listen(app);
-      t.after(async () => {
-        store.release();
-        await running.close();
+      const { running, store } = await serveBuilt(t, (sessions) => {
+        const sub = express();
+        sub.use(sessions);
+        sub.use((request, _response, next) => {
+          sessions.getSession(request).set('a', 'from the sub-app');
+          next();
+        });
+        const app = expressApp();
+        app.use(sub);
+        // Express gives the response its parent prototype back before this runs.
+        app.get('/', (_request, response) => {
+          response.send('parent');
+        });
+        return app;
       });
       const first = await get(running.url, '/');
       assert.equal(first.body, 'parent');
