@@ -16,10 +16,18 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import autocannon, { type Client, type Request } from 'autocannon';
+import type { Request } from 'autocannon';
 import { type Case, label, type Measurement, report } from './adapters-report.ts';
 import type { ServerMessage, ServerStats } from './http-server.ts';
-import { messageReader, pinned } from './processes.ts';
+import {
+  CONNECTIONS,
+  cookieHeader,
+  createSessions,
+  measureLoad,
+  messageReader,
+  pinned,
+  SESSIONS,
+} from './processes.ts';
 import { describeMachine } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_ADAPTERS_SECONDS ?? 6);
@@ -29,8 +37,6 @@ const ROUNDS = Number(process.env.BENCH_ADAPTERS_ROUNDS ?? 2);
 const ONLY = process.env.BENCH_ADAPTERS_ONLY?.split(',');
 /** A directory for `--cpu-prof` profiles of the servers; none by default. */
 const PROFILE_DIR = process.env.BENCH_ADAPTERS_PROFILE;
-const CONNECTIONS = 100;
-const SESSIONS = 100;
 /** pithos's added cost may be at most this share of the best library's. */
 const TARGET = 0.5;
 
@@ -90,25 +96,6 @@ async function serverStats(server: Server): Promise<ServerStats> {
   return reply;
 }
 
-/** The `Cookie` header a browser would send back after this response: every cookie it set. */
-function cookieHeader(response: Response): string | undefined {
-  const pairs = response.headers.getSetCookie().map((line) => line.slice(0, line.indexOf(';')));
-  return pairs.length === 0 ? undefined : pairs.join('; ');
-}
-
-/** Creates a server's pool of sessions and returns their cookies, as a browser would keep them. */
-async function createSessions(port: number): Promise<string[]> {
-  const cookies: string[] = [];
-  for (let i = 0; i < SESSIONS; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/`);
-    await response.text();
-    const cookie = cookieHeader(response);
-    if (response.status !== 200 || cookie === undefined) throw new Error('no session cookie');
-    cookies.push(cookie);
-  }
-  return cookies;
-}
-
 /** Checks that a request with a pool cookie is answered `200` with a commit (`Set-Cookie`). */
 async function checkCommit(server: Server): Promise<void> {
   const response = await fetch(`http://127.0.0.1:${server.port}/`, {
@@ -120,36 +107,9 @@ async function checkCommit(server: Server): Promise<void> {
     throw new Error(`${label(server.case)}: a loaded and changed session was not committed`);
 }
 
-async function load(server: Server, seconds: number): Promise<Measurement> {
-  const { requests } = server;
-  let nextClient = 0;
-  // Each connection walks the whole pool, starting at its own session.
-  const setupClient = (client: Client): void => {
-    const start = nextClient++ % requests.length;
-    client.setRequests([...requests.slice(start), ...requests.slice(0, start)]);
-  };
-  const before = await serverStats(server);
-  const clientBefore = process.cpuUsage();
-  const started = performance.now();
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}/`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests,
-    setupClient,
-  });
-  const wall = (performance.now() - started) * 1000;
-  const client = process.cpuUsage(clientBefore);
-  const after = await serverStats(server);
-  return {
-    rps: result.requests.total / result.duration,
-    serverCPU: (after.cpu - before.cpu) / (after.requests - before.requests),
-    serverLoad: (after.cpu - before.cpu) / wall,
-    clientLoad: (client.user + client.system) / wall,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.errors + result.timeouts + result.non2xx,
-  };
+function load(server: Server, seconds: number): Promise<Measurement> {
+  const url = `http://127.0.0.1:${server.port}/`;
+  return measureLoad(url, server.requests, seconds, () => serverStats(server));
 }
 
 /** Gives every server its requests: its own pool, or for a ceiling the pithos pool's. */

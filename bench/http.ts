@@ -13,16 +13,21 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import autocannon, { type Client, type Request } from 'autocannon';
+import type { Request } from 'autocannon';
 import type { ServerMessage, ServerStats } from './http-server.ts';
-import { messageReader, pinned } from './processes.ts';
+import {
+  CONNECTIONS,
+  createSessions,
+  measureLoad,
+  messageReader,
+  pinned,
+  SESSIONS,
+} from './processes.ts';
 import { describeMachine, median, printTable } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_HTTP_WARMUP ?? 3);
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
-const CONNECTIONS = 100;
-const SESSIONS = 100;
 /** The session server must reach this share of the plain server's requests per second. */
 const TARGET = 0.6;
 const MODES = ['plain', 'session'] as const;
@@ -66,48 +71,9 @@ async function serverStats(server: Server): Promise<ServerStats> {
   return reply;
 }
 
-/** Creates the pool of sessions and returns their cookies, as a browser would keep them. */
-async function createSessions(port: number): Promise<string[]> {
-  const cookies: string[] = [];
-  for (let i = 0; i < SESSIONS; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/`);
-    await response.text();
-    const [setCookie] = response.headers.getSetCookie();
-    if (response.status !== 200 || setCookie === undefined) throw new Error('no session cookie');
-    cookies.push(setCookie.slice(0, setCookie.indexOf(';')));
-  }
-  return cookies;
-}
-
-async function load(server: Server, requests: Request[], seconds: number): Promise<Measurement> {
-  let nextClient = 0;
-  // Each connection walks the whole pool, starting at its own session.
-  const setupClient = (client: Client): void => {
-    const start = nextClient++ % requests.length;
-    client.setRequests([...requests.slice(start), ...requests.slice(0, start)]);
-  };
-  const before = await serverStats(server);
-  const clientBefore = process.cpuUsage();
-  const started = performance.now();
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}/`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests,
-    setupClient,
-  });
-  const wall = (performance.now() - started) * 1000;
-  const client = process.cpuUsage(clientBefore);
-  const after = await serverStats(server);
-  return {
-    rps: result.requests.total / result.duration,
-    serverCPU: (after.cpu - before.cpu) / (after.requests - before.requests),
-    serverLoad: (after.cpu - before.cpu) / wall,
-    clientLoad: (client.user + client.system) / wall,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.errors + result.timeouts + result.non2xx,
-  };
+function load(server: Server, requests: Request[], seconds: number): Promise<Measurement> {
+  const url = `http://127.0.0.1:${server.port}/`;
+  return measureLoad(url, requests, seconds, () => serverStats(server));
 }
 
 async function main(): Promise<void> {

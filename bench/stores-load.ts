@@ -6,12 +6,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import autocannon, { type Client, type Request } from 'autocannon';
-import { messageReader, pinned } from './processes.ts';
+import type { Request } from 'autocannon';
+import {
+  CONNECTIONS,
+  createSessions,
+  measureLoad,
+  messageReader,
+  pinned,
+  SESSIONS,
+} from './processes.ts';
 import type { StoreServerMessage, StoreServerStats } from './stores-server.ts';
-
-const CONNECTIONS = 100;
-const SESSIONS = 100;
 
 /** One running server and the pool of session cookies it gave out. */
 export interface StoreServer {
@@ -52,19 +56,6 @@ export function unpinClient(): void {
 
 const nextMessage = messageReader<StoreServerMessage>();
 
-/** Creates the pool of sessions and returns their cookies, as a browser would keep them. */
-async function createSessions(port: number): Promise<string[]> {
-  const cookies: string[] = [];
-  for (let i = 0; i < SESSIONS; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/`);
-    await response.text();
-    const [setCookie] = response.headers.getSetCookie();
-    if (response.status !== 200 || setCookie === undefined) throw new Error('no session cookie');
-    cookies.push(setCookie.slice(0, setCookie.indexOf(';')));
-  }
-  return cookies;
-}
-
 /** Starts the server of `mode` and creates its pool of sessions. */
 export async function startServer(mode: string, directory?: string): Promise<StoreServer> {
   const script = fileURLToPath(new URL('./stores-server.ts', import.meta.url));
@@ -100,32 +91,17 @@ export async function load(
     path,
     headers: { cookie },
   }));
-  let nextClient = 0;
-  // Each connection walks the whole pool, starting at its own session.
-  const setupClient = (client: Client): void => {
-    const start = nextClient++ % requests.length;
-    client.setRequests([...requests.slice(start), ...requests.slice(0, start)]);
-  };
-  const before = await serverStats(server);
-  const started = performance.now();
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}${path}`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests,
-    setupClient,
-  });
-  const wall = (performance.now() - started) * 1000;
-  const after = await serverStats(server);
-  const served = after.requests - before.requests;
+  const url = `http://127.0.0.1:${server.port}${path}`;
+  const run = await measureLoad(url, requests, seconds, () => serverStats(server));
+  const { before, after } = run;
   return {
-    rps: result.requests.total / result.duration,
-    serverCPU: (after.cpu - before.cpu) / served,
-    serverLoad: (after.cpu - before.cpu) / wall,
-    writes: (after.writes - before.writes) / served,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.errors + result.timeouts + result.non2xx + (after.missing - before.missing),
+    rps: run.rps,
+    serverCPU: run.serverCPU,
+    serverLoad: run.serverLoad,
+    writes: (after.writes - before.writes) / (after.requests - before.requests),
+    p50: run.p50,
+    p99: run.p99,
+    failures: run.failures + (after.missing - before.missing),
   };
 }
 
