@@ -59,8 +59,12 @@ const nextMessage = messageReader<StoreServerMessage>();
 /** Starts the server of `mode` and creates its pool of sessions. */
 export async function startServer(mode: string, directory?: string): Promise<StoreServer> {
   const script = fileURLToPath(new URL('./stores-server.ts', import.meta.url));
+  // BENCH_PROFILE=<directory> writes a V8 CPU profile of each server there, for finding hot spots.
+  const profile = process.env.BENCH_PROFILE;
+  const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
   const node = [
     process.execPath,
+    ...profiling,
     '--import',
     'tsx',
     script,

@@ -56,6 +56,7 @@ function mergeOnto(
   base: OpenedRecord | undefined,
   keys: Set<string>,
   now: number,
+  slides: boolean,
 ): { meta: RecordMeta; data: Record<string, unknown> } {
   let data = state.data;
   if (base !== undefined && base !== state.opened) {
@@ -73,7 +74,7 @@ function mergeOnto(
   }
   const meta: RecordMeta = {
     c: base?.meta.c ?? now,
-    t: now,
+    t: slides || base === undefined ? now : base.meta.t,
     i: state.duration ?? base?.meta.i ?? context.options.idleTimeout,
     x: base?.meta.x ?? now + context.options.absoluteTimeoutMs,
   };
@@ -196,7 +197,16 @@ export async function commitSession(
   let expected = state.record;
   for (let attempt = 0; attempt < context.options.maxCommitAttempts; attempt++) {
     const token = state.token ?? generateToken(context.crypto);
-    const { meta, data } = mergeOnto(context, state, base, keys, now);
+    const isNewToken = token !== state.token;
+    // The idle deadline moves at most once per touch interval, changed or not, so the cookie
+    // (whose Max-Age ends at that deadline) is re-sent only when it moves.
+    const slides =
+      base === undefined ||
+      isNewToken ||
+      state.issueCookie ||
+      state.duration !== undefined ||
+      now - base.meta.t >= context.options.touchIntervalMs;
+    const { meta, data } = mergeOnto(context, state, base, keys, now, slides);
     // Awaited only when there is a device record to write: most commits have none.
     const device = refreshDevice(context, state, token, meta, now);
     if (device !== undefined) await device;
@@ -213,7 +223,6 @@ export async function commitSession(
     }
     const expiry = expiresAt(meta);
     if (await write(context, token.storeKey, expected, record, expiry)) {
-      const isNewToken = token !== state.token;
       if (state.record === undefined && base === undefined) emitFor(context, 'created', token, {});
       if (base !== undefined && base.serverKey !== sealing) {
         emitFor(context, 'rotated', token, { cause: 'secret' });
@@ -231,7 +240,8 @@ export async function commitSession(
       state.changed.clear();
       state.snapshots.clear();
       state.flashRead.clear();
-      const sendCookie = isNewToken || state.issueCookie || context.options.cookie.persistent;
+      const sendCookie =
+        isNewToken || state.issueCookie || (slides && context.options.cookie.persistent);
       state.issueCookie = false;
       return sendCookie
         ? serializeCookie(context.options.cookie, token.value, (expiry - now) / 1000)

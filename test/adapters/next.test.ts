@@ -16,6 +16,7 @@ import {
 import { type SessionManager, type SessionManagerOptions, StoreError } from '../../src/index.ts';
 import type { ScenarioData } from './scenarios.ts';
 import {
+  NOW,
   parseSetCookie,
   scenarioManager,
   sessionCookie,
@@ -294,8 +295,11 @@ describe('next: withSession for route handlers', () => {
   });
 
   it('reads the cookie of the request; Response.redirect (immutable headers) still gets the cookie', async () => {
-    const { manager } = setup();
+    let now = NOW;
+    const { manager } = setup({ ...PLAIN, clock: () => now } as Partial<SessionManagerOptions>);
     const token = await write(manager, 'user', 'ada');
+    // Past the touch interval, so this write moves the idle deadline and re-sends the cookie.
+    now += 61_000;
     const POST = withSession(manager, (request, session) => {
       session.set('seen', 'yes');
       return Response.redirect(new URL(`/hello/${session.get('user')}`, request.url), 303);
