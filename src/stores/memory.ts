@@ -12,7 +12,7 @@
 import { equalBytes } from '../core/bytes.ts';
 import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
-import { isStoreKey } from '../core/token.ts';
+import { isStoreKey, isUserKey } from '../core/token.ts';
 
 /** Options of `memoryStore`. */
 export interface MemoryStoreOptions {
@@ -41,6 +41,15 @@ export interface MemoryStore extends Required<Omit<Store, 'close'>> {
 function checkKey(key: string): void {
   if (!isStoreKey(key)) {
     throw new StoreError('memory', 'refused a key that is not a store key', {
+      code: 'STORE_KEY_INVALID',
+    });
+  }
+}
+
+/** Refuses a user key that is not a hex or base64url hash, as every store with a user index does. */
+function checkUserKey(userKey: string | undefined): void {
+  if (userKey !== undefined && !isUserKey(userKey)) {
+    throw new StoreError('memory', 'refused a user key that is not 16–128 of [A-Za-z0-9_-]', {
       code: 'STORE_KEY_INVALID',
     });
   }
@@ -109,6 +118,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     async set(key, record, setOptions) {
       checkKey(key);
+      checkUserKey(setOptions.userKey);
       put(key, record, setOptions);
     },
     async delete(key) {
@@ -117,6 +127,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     async compareAndSet(key, expected, record, setOptions) {
       checkKey(key);
+      checkUserKey(setOptions.userKey);
       const current = live(key)?.record;
       const matches =
         current === undefined
@@ -126,6 +137,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return matches;
     },
     async listByUser(userKey) {
+      checkUserKey(userKey);
       return [...(users.get(userKey) ?? [])].filter((key) => live(key) !== undefined);
     },
     async deleteByUser(userKey) {

@@ -19,6 +19,7 @@ import type { Store } from '../core/store.ts';
 import { registerContractTests } from './contract.ts';
 import { registerOutageTests } from './outage.ts';
 import { registerSessionTests } from './sessions.ts';
+import { registerUserIndexTests } from './user-index.ts';
 
 /** The `describe`/`it` pair of a test runner. */
 export interface TestRunner {
@@ -53,11 +54,17 @@ export interface StoreConformanceOptions {
    * nothing is readable at rest. Without it, the suite checks the bytes the store was given.
    */
   dump?: () => Promise<string | Uint8Array>;
-  /** `true` when expired records vanish by themselves (native TTL), so `prune` may find fewer. */
+  /**
+   * `true` when expired records vanish by themselves (native TTL), so `prune` may find fewer. It
+   * relaxes nothing else: expired records still read as absent and drop out of `listByUser`.
+   */
   nativeExpiry?: boolean;
   /**
    * How to stop and restart the back-end (a dedicated instance, not a shared one), to check that
-   * operations fail in bounded time with a `StoreError` while it is down and work again after.
+   * every operation the store has (`get`, `set`, `delete`, and `compareAndSet`, `listByUser`,
+   * `deleteByUser` where present) fails in bounded time with a `StoreError` while it is down,
+   * that malformed keys are still refused then with `STORE_KEY_INVALID` (proof that the check
+   * makes no I/O), and that they all work again after.
    */
   outage?: StoreOutage;
   /** The test runner. Default: `node:test`. */
@@ -65,14 +72,17 @@ export interface StoreConformanceOptions {
 }
 
 /**
- * Registers the store conformance suite under `describe(name)`: round trips, expiry, hostile keys,
- * compare-and-set, the per-user index and `prune` where the store has them, concurrent sessions
- * through a real manager, and nothing readable at rest.
+ * Registers the store conformance suite under `describe(name)`: round trips, expiry, hostile store
+ * keys; compare-and-set, `stats` and `prune` where the store has them; where it has a per-user
+ * index, hostile user keys refused before any I/O and expired records neither listed nor counted
+ * as deleted; concurrent sessions through a real manager; nothing readable at rest; and, with
+ * `outage`, bounded failures while the back-end is down.
  */
 export function describeStoreConformance(name: string, options: StoreConformanceOptions): void {
   const runner: TestRunner = options.runner ?? nodeTest;
   runner.describe(`${name}: store conformance`, () => {
     registerContractTests(runner, options);
+    registerUserIndexTests(runner, options);
     registerSessionTests(runner, options);
     registerOutageTests(runner, options);
   });

@@ -1,11 +1,62 @@
 /** Shared pieces of the conformance suites. Internal. @module */
+import { toBase64URL } from '../core/bytes.ts';
+import { PithosError } from '../core/errors.ts';
 import type { Store } from '../core/store.ts';
 import type { StoreConformanceOptions } from './index.ts';
+
+/** Strings that are not store keys (64 lower-case hex digits): paths, SQL, near misses. */
+export const HOSTILE_STORE_KEYS: readonly string[] = [
+  '../../../../etc/passwd',
+  "x'; DROP TABLE sessions; --",
+  'A'.repeat(64),
+  'a'.repeat(63),
+  'a'.repeat(65),
+  `${'a'.repeat(63)}\n`,
+  '',
+];
+
+const PAD = 'a'.repeat(16);
+
+/**
+ * Strings that are not user keys (16 to 128 of `A-Z a-z 0-9 _ -`, see `isUserKey`): paths, SQL,
+ * glob and hash-tag syntax, control bytes, too short or too long. Most are padded to a valid
+ * length, so that a store checking only the length does not pass.
+ */
+export const HOSTILE_USER_KEYS: readonly string[] = [
+  '../../etc',
+  `${PAD}/../../../etc`,
+  "x' OR 1=1 --",
+  `${PAD}' OR 1=1 --`,
+  'a b',
+  `${PAD} ${PAD}`,
+  '',
+  '*',
+  '*'.repeat(16),
+  '{slot}',
+  `{slot}${PAD}`,
+  `${PAD}\0`,
+  `${PAD}\0${PAD}`,
+  `${PAD}\r\nFLUSHALL`,
+  `${'a'.repeat(64)}\n`,
+  '\uff41'.repeat(16), // fullwidth 'a': letters, but not ASCII
+  'a'.repeat(15),
+  'a'.repeat(129),
+  'a'.repeat(100_000),
+];
 
 /** A random, well-formed store key, so tests sharing a back-end never collide. */
 export function randomStoreKey(): string {
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(32));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A random, well-formed user key of `length` characters (16 to 128), base64url with both `-`
+ * and `_` in it, as the core may send.
+ */
+export function randomUserKey(length = 43): string {
+  const random = toBase64URL(globalThis.crypto.getRandomValues(new Uint8Array(96)));
+  return `-_${random}`.slice(0, length);
 }
 
 /** Random bytes standing in for a sealed record. */
@@ -29,6 +80,25 @@ export async function withStore(
   } finally {
     await options.closeStore?.(store);
   }
+}
+
+/** Expects `run` to refuse a key with a `StoreError` (any `PithosError`) of code `STORE_KEY_INVALID`. */
+export async function expectKeyRefused(run: () => Promise<unknown>, what: string): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    check(
+      error instanceof PithosError && error.code === 'STORE_KEY_INVALID',
+      `${what}: wrong error ${String(error)}`,
+    );
+    return;
+  }
+  throw new Error(`store conformance: ${what} accepted a malformed key`);
+}
+
+/** A short, printable label of a test key for messages (test keys are no secret). */
+export function labelOf(key: string): string {
+  return JSON.stringify(key.slice(0, 20));
 }
 
 /** Throws with `message` unless `condition` holds (the suite depends on no assertion library). */

@@ -114,29 +114,33 @@ describe('memory store: per-user index', () => {
     const clock = fakeClock();
     const store = memoryStore({ clock: clock.read });
     const soon = clock.now + 1000;
-    await store.set(key(1), bytes(1), { expiresAt: soon, userKey: 'u-alice' });
-    await store.set(key(2), bytes(2), { expiresAt: soon + 5000, userKey: 'u-alice' });
-    await store.set(key(3), bytes(3), { expiresAt: soon, userKey: 'u-bob' });
+    await store.set(key(1), bytes(1), { expiresAt: soon, userKey: 'u-alice-0123456789ab' });
+    await store.set(key(2), bytes(2), { expiresAt: soon + 5000, userKey: 'u-alice-0123456789ab' });
+    await store.set(key(3), bytes(3), { expiresAt: soon, userKey: 'u-bob-0123456789abcd' });
     await store.set(key(4), bytes(4), { expiresAt: soon });
-    assert.deepEqual((await store.listByUser('u-alice')).sort(), [key(1), key(2)]);
-    assert.deepEqual(await store.listByUser('u-nobody'), []);
+    assert.deepEqual((await store.listByUser('u-alice-0123456789ab')).sort(), [key(1), key(2)]);
+    assert.deepEqual(await store.listByUser('u-nobody-0123456789a'), []);
     clock.advance(1);
-    assert.deepEqual(await store.listByUser('u-alice'), [key(2)], 'expired records are not listed');
-    assert.equal(await store.deleteByUser('u-alice'), 1);
+    assert.deepEqual(
+      await store.listByUser('u-alice-0123456789ab'),
+      [key(2)],
+      'expired records are not listed',
+    );
+    assert.equal(await store.deleteByUser('u-alice-0123456789ab'), 1);
     assert.equal(await store.get(key(2)), undefined);
-    assert.deepEqual(await store.listByUser('u-alice'), []);
-    assert.equal(await store.deleteByUser('u-alice'), 0);
+    assert.deepEqual(await store.listByUser('u-alice-0123456789ab'), []);
+    assert.equal(await store.deleteByUser('u-alice-0123456789ab'), 0);
   });
 
   it('follows a record that is rewritten for another user or deleted', async () => {
     const store = memoryStore();
-    await store.set(key(1), bytes(1), { ...later, userKey: 'u-alice' });
-    await store.set(key(1), bytes(2), { ...later, userKey: 'u-bob' });
-    await store.set(key(2), bytes(3), { ...later, userKey: 'u-bob' });
-    assert.deepEqual(await store.listByUser('u-alice'), []);
+    await store.set(key(1), bytes(1), { ...later, userKey: 'u-alice-0123456789ab' });
+    await store.set(key(1), bytes(2), { ...later, userKey: 'u-bob-0123456789abcd' });
+    await store.set(key(2), bytes(3), { ...later, userKey: 'u-bob-0123456789abcd' });
+    assert.deepEqual(await store.listByUser('u-alice-0123456789ab'), []);
     await store.delete(key(2));
-    assert.deepEqual(await store.listByUser('u-bob'), [key(1)]);
-    assert.equal(await store.deleteByUser('u-bob'), 1);
+    assert.deepEqual(await store.listByUser('u-bob-0123456789abcd'), [key(1)]);
+    assert.equal(await store.deleteByUser('u-bob-0123456789abcd'), 1);
     assert.equal(store.size, 0);
   });
 });
@@ -170,10 +174,10 @@ describe('memory store: keys and lifecycle', () => {
   it('deleting an absent record is a no-op, and close drops everything', async () => {
     const store = memoryStore();
     await store.delete(key(7));
-    await store.set(key(1), bytes(1), { ...later, userKey: 'u' });
+    await store.set(key(1), bytes(1), { ...later, userKey: 'u-0123456789abcdef' });
     await store.close();
     assert.equal(store.size, 0);
     assert.equal(await store.get(key(1)), undefined);
-    assert.deepEqual(await store.listByUser('u'), []);
+    assert.deepEqual(await store.listByUser('u-0123456789abcdef'), []);
   });
 });
