@@ -1,19 +1,23 @@
 /**
  * The Hono adapter: a middleware that puts the session in `c.get('session')` and commits it
  * after the handlers, adding the cookie to `c.res`. Web APIs only, so it runs wherever Hono runs
- * (Node through `@hono/node-server`, Bun, Deno, Cloudflare Workers). Hono's types are matched
- * structurally: nothing is imported from `hono`. Available from `pithos/hono`.
+ * (Node through `@hono/node-server`, Bun, Deno, Cloudflare Workers). Only Hono's types are
+ * imported (`hono` is an optional peer dependency), so the middleware is Hono's own
+ * `MiddlewareHandler` and its variables flow into the routes chained after it; nothing from
+ * `hono` is loaded at run time. Available from `pithos/hono`.
  *
  * @module
  */
+import type { Context, MiddlewareHandler } from 'hono';
 import { clientAddress, compileTrustProxy, type TrustProxy } from '../core/ip.ts';
 import type { SessionManager } from '../core/manager.ts';
 import type { Session } from '../core/session.ts';
 import { withSetCookie } from './fetch.ts';
 
 /**
- * The Hono environment the middleware provides: type your app with it (or add `session` to your
- * own `Variables`) and `c.get('session')` is typed by the manager's data type.
+ * The Hono environment the middleware provides. Routes chained after `.use(middleware)` get it
+ * without being told; declare it (or add `session` to your own `Variables`) when routes are
+ * registered on the app in separate statements.
  *
  * @example
  * ```ts
@@ -26,31 +30,23 @@ export interface HonoSessionEnv<Data extends object> {
   Variables: { session: Session<Data> };
 }
 
-/** What the middleware reads from any Hono `Context`, and what options receive. */
-export interface HonoRequestContext {
-  readonly req: { readonly raw: Request };
-}
+/** What options receive: Hono's `Context`, whatever the app's environment. */
+export type HonoRequestContext = Context;
 
-/** The part of Hono's `Context` the middleware uses. */
-export interface HonoSessionContext<Data extends object> extends HonoRequestContext {
-  get res(): Response;
-  set res(response: Response | undefined);
-  /** Set by Hono when a handler threw (and `app.onError` answered). */
-  readonly error: Error | undefined;
-  readonly set: (key: 'session', value: Session<Data>) => void;
-}
+/** The context the middleware runs in: Hono's `Context` with `HonoSessionEnv<Data>`. */
+export type HonoSessionContext<Data extends object> = Context<HonoSessionEnv<Data>>;
 
-/** A Hono middleware (`MiddlewareHandler`) that provides `HonoSessionEnv<Data>`. */
-export type HonoSessionMiddleware<Data extends object> = (
-  c: HonoSessionContext<Data>,
-  next: () => Promise<void>,
-) => Promise<void>;
+/**
+ * The middleware: Hono's `MiddlewareHandler` providing `HonoSessionEnv<Data>`, so that
+ * `app.use(middleware)` returns an app whose routes see `c.get('session')` as `Session<Data>`.
+ */
+export type HonoSessionMiddleware<Data extends object> = MiddlewareHandler<HonoSessionEnv<Data>>;
 
 /** Options of the Hono middleware. */
 export interface HonoSessionOptions {
   /**
    * The address of the peer that sent the request, which a Fetch `Request` does not carry. Needed
-   * for IP binding. On Node: `(c: Context) => getConnInfo(c).remote.address` with `getConnInfo`
+   * for IP binding. On Node: `(c) => getConnInfo(c).remote.address` with `getConnInfo`
    * from `@hono/node-server/conninfo`; elsewhere your runtime's conninfo helper, or a header that
    * only your platform sets (`cf-connecting-ip` on Cloudflare). Default: none.
    */
@@ -67,14 +63,14 @@ export interface HonoSessionOptions {
  * and `c.res` is replaced by an empty response, so the error response (whose headers Hono merges
  * from `c.res`) inherits no Location or cookie from it.
  */
-function dropResponse<Data extends object>(c: HonoSessionContext<Data>): void {
+function dropResponse(c: Context): void {
   c.res.body?.cancel().catch(() => {});
   c.res = undefined;
   c.res = new Response(null);
 }
 
 /** Adds the cookie; assigning `c.res` only for a copy, as Hono merges the old headers into it. */
-function addCookie<Data extends object>(c: HonoSessionContext<Data>, setCookie: string): void {
+function addCookie(c: Context, setCookie: string): void {
   const response = withSetCookie(c.res, setCookie);
   if (response === c.res) return;
   c.res = undefined;
@@ -90,13 +86,13 @@ function addCookie<Data extends object>(c: HonoSessionContext<Data>, setCookie: 
  *
  * @example
  * ```ts
- * const app = new Hono<HonoSessionEnv<{ visits: number }>>();
- * app.use(createSessionMiddleware(manager, { peerAddress: (c: Context) => getConnInfo(c).remote.address }));
- * app.get('/', (c) => {
- *   const session = c.get('session');
- *   session.set('visits', (session.get('visits') ?? 0) + 1);
- *   return c.text(`visits: ${session.get('visits')}`);
- * });
+ * const app = new Hono()
+ *   .use(createSessionMiddleware(manager, { peerAddress: (c) => getConnInfo(c).remote.address }))
+ *   .get('/', (c) => {
+ *     const session = c.get('session'); // Session<Data>, from the manager
+ *     session.set('visits', (session.get('visits') ?? 0) + 1);
+ *     return c.text(`visits: ${session.get('visits')}`);
+ *   });
  * ```
  */
 export function createSessionMiddleware<Data extends object>(
@@ -113,6 +109,7 @@ export function createSessionMiddleware<Data extends object>(
     });
     c.set('session', session);
     await next();
+    // Hono sets c.error when a handler threw (and app.onError answered): nothing is committed.
     if (c.error !== undefined) return;
     let setCookie: string | undefined;
     try {

@@ -28,8 +28,8 @@ import {
 
 type ScenarioEnv = HonoSessionEnv<ScenarioData>;
 
-/** Serves a Hono app through @hono/node-server on an ephemeral port of 127.0.0.1. */
-async function serveApp(app: Hono<ScenarioEnv>): Promise<RunningApp> {
+/** Serves a Hono app (of any environment) through @hono/node-server on 127.0.0.1. */
+async function serveApp(app: Pick<Hono, 'fetch'>): Promise<RunningApp> {
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
     (resolve) => {
       const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
@@ -133,6 +133,30 @@ describe('hono: what only Hono does', () => {
     t.after(() => running.close());
     return { app: running, store, manager };
   }
+
+  it('chained with no environment declared: the routes after .use() see the session', async (t) => {
+    const manager = scenarioManager<{ visits: number }>(watchedStore(), {
+      cookie: { name: 'sid', secure: false },
+    });
+    // No `new Hono<HonoSessionEnv<...>>()`: the session type comes from the middleware.
+    const app = new Hono()
+      .use(createSessionMiddleware(manager, { peerAddress }))
+      .get('/count', (c) => {
+        const session = c.get('session');
+        const visits = (session.get('visits') ?? 0) + 1;
+        session.set('visits', visits);
+        return c.json({ visits });
+      });
+    const running = await serveApp(app);
+    t.after(() => running.close());
+    const first = await get(running.url, '/count');
+    const cookie = sessionCookie(first.setCookies, 'sid');
+    const second = await get(running.url, '/count', { cookie: `sid=${cookie.value}` });
+    assert.deepEqual(
+      [first.status, JSON.parse(first.body), second.status, JSON.parse(second.body)],
+      [200, { visits: 1 }, 200, { visits: 2 }],
+    );
+  });
 
   it('c.redirect after a write carries the cookie; the target sees the value', async (t) => {
     const { app } = await serveRoutes(t, (hono) => {
