@@ -23,6 +23,8 @@ export interface ServerStats {
   requests: number;
   /** Requests that found no session and created one. */
   created: number;
+  /** The counter value the latest change wrote (`bench/adapters.ts`'s servers). */
+  counter?: number;
 }
 
 /** A message from the server to its parent. */

@@ -17,7 +17,8 @@ export const HEADERS = { 'content-type': 'text/plain', 'content-length': String(
 /** How long the libraries keep a session and its cookie: pithos's default idle timeout. */
 export const MAX_AGE_MS = 86_400_000;
 
-const stats = { requests: 0, created: 0 };
+/** `counter`: the value the latest change wrote, so the parent can see that a change was committed. */
+const stats = { requests: 0, created: 0, counter: 0 };
 const seed = sampleData(200);
 
 /** Counts a request that does not touch any session (the frameworks' ceilings). */
@@ -39,7 +40,8 @@ export function changeSession(
     stats.created++;
     for (const [key, value] of Object.entries(seed)) set(key, value);
   } else {
-    set('counter', Number(get('counter') ?? 0) + 1);
+    stats.counter = Number(get('counter') ?? 0) + 1;
+    set('counter', stats.counter);
   }
 }
 
