@@ -51,7 +51,11 @@ async function showSessions(context: Context): Promise<void> {
   const { app, session, user } = context as SignedIn;
   let sessions: SessionInfo[] | undefined;
   try {
-    sessions = await listSessions(app.manager, user.id, { current: session });
+    // With the current checkvalue, sessions a password change ended are not listed.
+    sessions = await listSessions(app.manager, user.id, {
+      current: session,
+      checkvalue: user.checkvalue,
+    });
   } catch (error) {
     if (!isNotSupported(error)) throw error;
   }

@@ -10,7 +10,13 @@ import { PithosError } from '../core/errors.ts';
 import type { SessionManager } from '../core/manager.ts';
 import { type Session, stateOf } from '../core/session.ts';
 import { sessionHandle } from '../core/token.ts';
-import { openDevice, removeSession, userKeysOf } from '../core/user.ts';
+import {
+  checkvalueMatches,
+  type DeviceInfo,
+  openDevice,
+  removeSession,
+  userKeysOf,
+} from '../core/user.ts';
 
 /** One live session of a user, as the app may show it. */
 export interface SessionInfo {
@@ -53,10 +59,21 @@ function handleOf(context: ManagerContext, storeKey: string): string {
   });
 }
 
+/** Whether a device's session was sealed under `checkvalue` (unknown for older device records). */
+function hasCheckvalue(
+  context: ManagerContext,
+  device: DeviceInfo,
+  checkvalue: string | undefined,
+): boolean {
+  if (checkvalue === undefined || device.m === undefined || device.k === undefined) return true;
+  return checkvalueMatches(context, { i: device.u, m: device.m, k: device.k, a: 0 }, checkvalue);
+}
+
 async function findSessions(
   context: ManagerContext,
   userID: string,
   current?: string,
+  checkvalue?: string,
 ): Promise<Found[]> {
   const list = requireIndex(context);
   const { store } = context;
@@ -67,6 +84,7 @@ async function findSessions(
       const device =
         record === undefined ? undefined : openDevice(context, context.keyring, record);
       if (device === undefined || device.u !== userID) continue;
+      if (!hasCheckvalue(context, device, checkvalue)) continue;
       if ((await guard(context, 'get', () => store.get(device.s))) === undefined) {
         // The session ended (expired, destroyed elsewhere): drop its stale device record.
         await guard(context, 'delete', () => store.delete(deviceKey));
@@ -93,6 +111,18 @@ function currentHandle(session: Session<Any> | undefined): string | undefined {
   return state?.token === undefined ? undefined : handleOf(state.context, state.token.storeKey);
 }
 
+/** Options of `listSessions`. */
+export interface ListSessionsOptions {
+  /** The session of the request, marked `current: true` in the list. */
+  current?: Session<Any>;
+  /**
+   * The user's checkvalue now (from your user table): sessions logged in under another one (ended
+   * by a password change, though their records live until their next request) are left out.
+   * Sessions whose device record predates this option are listed whatever it is.
+   */
+  checkvalue?: string;
+}
+
 /**
  * The user's live sessions, most recently seen first. Readable by the server without any of
  * their cookies; a store dump reveals neither the user nor the devices. Throws `PithosError`
@@ -101,9 +131,14 @@ function currentHandle(session: Session<Any> | undefined): string | undefined {
 export async function listSessions(
   manager: SessionManager<Any>,
   userID: string,
-  options: { current?: Session<Any> } = {},
+  options: ListSessionsOptions = {},
 ): Promise<SessionInfo[]> {
-  const found = await findSessions(contextOf(manager), userID, currentHandle(options.current));
+  const context = contextOf(manager);
+  const { checkvalue } = options;
+  if (checkvalue !== undefined && typeof checkvalue !== 'string') {
+    throw new PithosError('CONFIG_INVALID', 'listSessions: `checkvalue` must be a string');
+  }
+  const found = await findSessions(context, userID, currentHandle(options.current), checkvalue);
   return found.map(({ storeKey: _, ...info }) => info);
 }
 

@@ -16,6 +16,7 @@
  */
 export { csrfToken, type RequestHeadersLike, verifyCSRF, verifyOrigin } from './csrf.ts';
 export {
+  type ListSessionsOptions,
   listSessions,
   revokeAllSessions,
   revokeOtherSessions,

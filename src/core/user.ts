@@ -47,6 +47,13 @@ export interface DeviceInfo {
   ua?: string;
   /** The client address, when the login opted in. */
   ip?: string;
+  /**
+   * The session's checkvalue MAC (`UserBinding.m`) and its key id (`k`) when the record was
+   * written, so that `listSessions` can leave out sessions a checkvalue change has ended. Absent
+   * from device records written before pithos kept them.
+   */
+  m?: string;
+  k?: number;
 }
 
 const CHECKVALUE_LABEL = utf8('pithos:checkvalue:v1');
@@ -169,7 +176,14 @@ export async function writeDevice(
   origin: { ip: string | undefined; userAgent: string | undefined },
   now: number,
 ): Promise<void> {
-  const device: DeviceInfo = { s: storeKey, u: meta.u.i, c: meta.c, t: now };
+  const device: DeviceInfo = {
+    s: storeKey,
+    u: meta.u.i,
+    c: meta.c,
+    t: now,
+    m: meta.u.m,
+    k: meta.u.k,
+  };
   const agent = coarseUserAgent(origin.userAgent);
   if (agent !== undefined) device.ua = agent;
   if (meta.u.p === true && origin.ip !== undefined) device.ip = origin.ip;

@@ -252,6 +252,40 @@ export function describeAuth(name: string, target: AuthStoreTarget): void {
     );
 
     it(
+      'listSessions with the current checkvalue leaves out sessions a password change ended',
+      withFixture(async (f) => {
+        const here = await loggedIn(f, 'hana', 'old');
+        const there = await loggedIn(f, 'hana', 'old');
+        assert.equal((await listSessions(f.manager, 'hana', { checkvalue: 'old' })).length, 2);
+        const { cookie: kept } = await f.request(here, (s) => keepLogin(s, 'hana', 'new'));
+        const listed = await listSessions(f.manager, 'hana', { checkvalue: 'new' });
+        assert.equal(listed.length, 1, 'only the session that kept its login');
+        let currentHandle: string | undefined;
+        await f.request(kept, async (s) => {
+          const mine = await listSessions(f.manager, 'hana', { current: s, checkvalue: 'new' });
+          currentHandle = mine.find((info) => info.current)?.handle;
+        });
+        assert.equal(currentHandle, listed[0]?.handle);
+        assert.equal(
+          (await listSessions(f.manager, 'hana')).length,
+          2,
+          'without a checkvalue, the ended session shows until its next request',
+        );
+        assert.deepEqual(await listSessions(f.manager, 'hana', { checkvalue: 'other' }), []);
+        let stillIn: boolean | undefined;
+        await f.request(there, async (s) => {
+          stillIn = await checkSession(s, 'new');
+        });
+        assert.equal(stillIn, false, 'the other session ends at its next request');
+        assert.equal((await listSessions(f.manager, 'hana')).length, 1);
+        await assert.rejects(
+          listSessions(f.manager, 'hana', { checkvalue: 42 as unknown as string }),
+          { code: 'CONFIG_INVALID' },
+        );
+      }),
+    );
+
+    it(
       'revokeOtherSessions signs out every other device and keeps this one',
       withFixture(async (f) => {
         const here = await loggedIn(f, 'gina', 'cv');
