@@ -325,6 +325,23 @@ function registerCookieScenarios(start: Start): void {
     assert.deepEqual([next.value, next.isNew], ['teal', false]);
   });
 
+  it('2. a later write keeps the unchanged cookie until touchInterval has passed, then re-sends it', async (t) => {
+    let now = NOW;
+    const fixture = await start(t, { manager: { clock: () => now } });
+    const token = await createSession(fixture);
+    now += 30_000;
+    const within = await fixture.getWith(token, '/write?key=color&value=plum');
+    assert.deepEqual([within.status, within.setCookies], [200, []], 'no Set-Cookie');
+    assert.equal((await fixture.read(token, 'color')).value, 'plum', 'the write is saved');
+    now += 31_000;
+    const past = await fixture.getWith(token, '/write?key=color&value=sage');
+    assert.equal(past.status, 200);
+    const cookie = sessionCookie(past.setCookies, 'sid');
+    assert.deepEqual([cookie.value, cookie.attributes['max-age']], [token, '3600']);
+    assertNoStoreCaching(past);
+    assert.equal((await fixture.read(token, 'color')).value, 'sage');
+  });
+
   it('2. with the default cookie: __Host-pithos, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain', async (t) => {
     const fixture = await start(t, { manager: { cookie: {}, idleTimeout: 86_400 } });
     const answer = await fixture.get('/write?key=a&value=1');
