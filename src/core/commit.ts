@@ -56,7 +56,7 @@ function mergeOnto(
   base: OpenedRecord | undefined,
   keys: Set<string>,
   now: number,
-  slides: boolean,
+  cookieSentAt: number,
 ): { meta: RecordMeta; data: Record<string, unknown> } {
   let data = state.data;
   if (base !== undefined && base !== state.opened) {
@@ -74,7 +74,7 @@ function mergeOnto(
   }
   const meta: RecordMeta = {
     c: base?.meta.c ?? now,
-    t: slides || base === undefined ? now : base.meta.t,
+    t: now,
     i: state.duration ?? base?.meta.i ?? context.options.idleTimeout,
     x: base?.meta.x ?? now + context.options.absoluteTimeoutMs,
   };
@@ -83,6 +83,7 @@ function mergeOnto(
   const user = state.userChanged ? state.user : base?.meta.u;
   if (user !== undefined) meta.u = user;
   if (flashes !== undefined && hasKeys(flashes)) meta.f = flashes;
+  if (cookieSentAt !== now) meta.s = cookieSentAt;
   return { meta, data };
 }
 
@@ -198,15 +199,21 @@ export async function commitSession(
   for (let attempt = 0; attempt < context.options.maxCommitAttempts; attempt++) {
     const token = state.token ?? generateToken(context.crypto);
     const isNewToken = token !== state.token;
-    // The idle deadline moves at most once per touch interval, changed or not, so the cookie
-    // (whose Max-Age ends at that deadline) is re-sent only when it moves.
-    const slides =
-      base === undefined ||
+    // Every write slides the idle deadline, but the unchanged token is re-sent (with a Max-Age
+    // ending at the new deadline) at most once per touch interval, unless its lifetime changed.
+    const sendCookie =
       isNewToken ||
       state.issueCookie ||
-      state.duration !== undefined ||
-      now - base.meta.t >= context.options.touchIntervalMs;
-    const { meta, data } = mergeOnto(context, state, base, keys, now, slides);
+      (context.options.cookie.persistent &&
+        (base === undefined ||
+          state.duration !== undefined ||
+          now - (base.meta.s ?? base.meta.t) >= context.options.touchIntervalMs));
+    // When the cookie stays unsent, the record remembers when it last went out (`s`).
+    const cookieSentAt =
+      sendCookie || base === undefined || !context.options.cookie.persistent
+        ? now
+        : (base.meta.s ?? base.meta.t);
+    const { meta, data } = mergeOnto(context, state, base, keys, now, cookieSentAt);
     // Awaited only when there is a device record to write: most commits have none.
     const device = refreshDevice(context, state, token, meta, now);
     if (device !== undefined) await device;
@@ -240,8 +247,6 @@ export async function commitSession(
       state.changed.clear();
       state.snapshots.clear();
       state.flashRead.clear();
-      const sendCookie =
-        isNewToken || state.issueCookie || (slides && context.options.cookie.persistent);
       state.issueCookie = false;
       return sendCookie
         ? serializeCookie(context.options.cookie, token.value, (expiry - now) / 1000)

@@ -32,15 +32,14 @@ export interface SessionManagerOptions {
   secrets?: readonly (Secret | undefined)[];
   /** The session cookie; secure defaults (see `CookieOptions`). */
   cookie?: CookieOptions;
-  /** Seconds of inactivity after which a session expires (sliding, to within `touchInterval`). Default 86 400 (one day). */
+  /** Seconds without a write after which a session expires (sliding). Default 86 400 (one day). */
   idleTimeout?: number;
   /** Seconds after creation after which a session expires, never extended. Default 2 592 000 (30 days). */
   absoluteTimeout?: number;
   /**
-   * Seconds between two moves of the idle deadline: an unchanged session is written back only to
-   * move it, a changed one keeps it until this interval has passed, and a persistent cookie is
-   * re-sent only when it moves. Default 60, or half the idle timeout when that is shorter. Must be
-   * shorter than `idleTimeout`.
+   * Seconds between writes that only refresh the idle expiry of an unchanged session, and between
+   * two sendings of the unchanged cookie of a changed one. Default 60, or half the idle timeout
+   * when that is shorter. Must be shorter than `idleTimeout`.
    */
   touchInterval?: number;
   /** Largest JSON payload (data and metadata) a session may store, in bytes. Default 65 536. */

@@ -38,6 +38,11 @@ export interface RecordMeta {
   u?: unknown;
   /** Flash values waiting to be read. */
   f?: Record<string, unknown>;
+  /**
+   * When the persistent cookie was last sent (ms), when that was before `t`: writes within
+   * `touchInterval` of it do not send the unchanged token again. Absent means at `t`.
+   */
+  s?: number;
 }
 
 /** The contents of a record that opened. */
@@ -123,6 +128,7 @@ export function payloadText(meta: RecordMeta, data: Record<string, unknown>): st
   if (meta.ip !== undefined) text += `,"ip":${JSON.stringify(meta.ip)}`;
   if (meta.u !== undefined) text += `,"u":${JSON.stringify(meta.u)}`;
   if (meta.f !== undefined) text += `,"f":${JSON.stringify(meta.f)}`;
+  if (meta.s !== undefined) text += `,"s":${meta.s}`;
   return `${text}},"d":${JSON.stringify(data)}}`;
 }
 
@@ -201,7 +207,8 @@ function decodePayload(
     isFiniteNumber(meta.i) &&
     isFiniteNumber(meta.x) &&
     (meta.ip === undefined || typeof meta.ip === 'string') &&
-    (meta.f === undefined || isObject(meta.f));
+    (meta.f === undefined || isObject(meta.f)) &&
+    (meta.s === undefined || isFiniteNumber(meta.s));
   return valid ? { meta: meta as unknown as RecordMeta, data: parsed.d } : undefined;
 }
 

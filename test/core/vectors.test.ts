@@ -230,6 +230,7 @@ for (const name of ['native', 'portable'] as const) {
         '{"m":{"c":1,"t":1,"i":"1","x":1},"d":{}}',
         '{"m":{"c":1,"t":1,"i":1,"x":1,"ip":7},"d":{}}',
         '{"m":{"c":1,"t":1,"i":1,"x":1,"f":[]},"d":{}}',
+        '{"m":{"c":1,"t":1,"i":1,"x":1,"s":"0"},"d":{}}',
       ].map(utf8);
       payloads.push(Uint8Array.of(0xff, 0xfe)); // invalid UTF-8
       for (const payload of payloads) {
@@ -336,6 +337,7 @@ describe('payload text', () => {
       { c: 1_767_225_600_000, t: 1_767_229_200_001, i: 1.5, x: 1e21, ip: '::1' },
       { c: 0, t: -0, i: 600, x: 9, u: { id: 'ü"\\', p: true }, f: { notice: ['a', { b: null }] } },
       { c: 5, t: 6, i: 7, x: 8, ip: '10.0.0.1', u: 'user', f: {} },
+      { c: 5, t: 60_006, i: 7, x: 8, s: 6 },
     ];
     for (const meta of metas) {
       const data = { a: 1, b: 'é\u2028', c: [true, null] };
