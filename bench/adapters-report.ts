@@ -1,4 +1,5 @@
 /** The tables and verdicts of `bench/adapters.ts`. */
+import type { Measurement } from './processes.ts';
 import { median, printTable } from './report.ts';
 
 /** One server of the benchmark. */
@@ -11,17 +12,7 @@ export interface Case {
 }
 
 /** One case's figures from one round. */
-export interface Measurement {
-  rps: number;
-  /** µs of server CPU per request. */
-  serverCPU: number;
-  /** Share of one core the server used. */
-  serverLoad: number;
-  clientLoad: number;
-  p50: number;
-  p99: number;
-  failures: number;
-}
+export type { Measurement };
 
 /** How the run was made, for the verdicts and the closing lines. */
 export interface Settings {

@@ -18,6 +18,7 @@ import type { ServerMessage, ServerStats } from './http-server.ts';
 import {
   CONNECTIONS,
   createSessions,
+  type Measurement,
   measureLoad,
   messageReader,
   pinned,
@@ -37,18 +38,6 @@ interface Server {
   mode: Mode;
   child: ChildProcess;
   port: number;
-}
-
-interface Measurement {
-  rps: number;
-  /** µs of server CPU per request. */
-  serverCPU: number;
-  /** Share of one core the server used. */
-  serverLoad: number;
-  clientLoad: number;
-  p50: number;
-  p99: number;
-  failures: number;
 }
 
 const nextMessage = messageReader<ServerMessage>();

@@ -69,8 +69,8 @@ export interface ServerCounters {
   requests: number;
 }
 
-/** One load of one server, with its counters before and after. */
-export interface LoadMeasurement<S extends ServerCounters> {
+/** The figures of one load of one server. */
+export interface Measurement {
   rps: number;
   /** µs of server CPU per request. */
   serverCPU: number;
@@ -82,6 +82,10 @@ export interface LoadMeasurement<S extends ServerCounters> {
   p99: number;
   /** Errors, timeouts and non-2xx answers. */
   failures: number;
+}
+
+/** One load of one server, with its counters before and after. */
+export interface LoadMeasurement<S extends ServerCounters> extends Measurement {
   before: S;
   after: S;
 }
