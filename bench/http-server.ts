@@ -6,7 +6,8 @@
  *
  * `plain` answers every request with a small body. `session` does the same through `withSession`
  * from `pithos/node` with the memory store: a request without a session gets one (200 B of data);
- * a request with one loads it, changes its counter and commits it.
+ * a request with one loads it, changes its counter and commits it. `floor` does, inline, only the
+ * irreducible work of such a cycle (`floorRequestWork` in `bench/floor.ts`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import { withSession } from '../dist/adapters/node.js';
 import { createSessionManager } from '../dist/index.js';
 import { memoryStore } from '../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
-import { measureFloor } from './floor.ts';
+import { floorRequestWork, measureFloor } from './floor.ts';
 
 /** What the server reports to its parent. */
 export interface ServerStats {
@@ -61,15 +62,25 @@ function sessionHandler(): (request: IncomingMessage, response: ServerResponse) 
   });
 }
 
+/** The irreducible work of a cycle done inline, without pithos (see `floorRequestWork`). */
+function floorHandler(): (request: IncomingMessage, response: ServerResponse) => void {
+  const work = floorRequestWork(sampleData(200));
+  return (request, response) => {
+    stats.requests++;
+    work(request.headers.cookie ?? '');
+    response.writeHead(200, HEADERS).end(BODY);
+  };
+}
+
+const HANDLERS = { plain: () => plain, session: sessionHandler, floor: floorHandler };
 const mode = process.argv[2];
-if (mode !== 'plain' && mode !== 'session') throw new Error('usage: http-server.ts plain|session');
+if (mode !== 'plain' && mode !== 'session' && mode !== 'floor') {
+  throw new Error('usage: http-server.ts plain|session|floor');
+}
 const send = (message: ServerMessage): void => {
   process.send?.(message);
 };
-const server = createServer(
-  { keepAliveTimeout: 60_000 },
-  mode === 'plain' ? plain : sessionHandler(),
-);
+const server = createServer({ keepAliveTimeout: 60_000 }, HANDLERS[mode]());
 server.listen(0, '127.0.0.1', () => {
   send({ type: 'ready', port: (server.address() as AddressInfo).port });
 });

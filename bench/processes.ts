@@ -40,7 +40,7 @@ export function messageReader<M extends { type: string }>(): <T extends M['type'
 }
 
 /** Keep-alive connections of every HTTP benchmark's load generator. */
-export const CONNECTIONS = 100;
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 /** Sessions each server hands out before a run; every measured request carries one of them. */
 export const SESSIONS = 100;
 
