@@ -100,7 +100,16 @@ export function firstVersion(): number {
 
 /** A `version` as the drivers return it (number, decimal string or bigint), if it is one. */
 export function versionOf(value: unknown): number | undefined {
-  const version = /^\d{1,16}$/.test(String(value)) ? Number(value) : Number.NaN;
+  if (typeof value === 'number')
+    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const text = typeof value === 'string' ? value : typeof value === 'bigint' ? String(value) : '';
+  if (text.length === 0 || text.length > 16) return undefined;
+  // A loop rather than a regular expression: it runs on every read and write of a record.
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 48 || code > 57) return undefined; // not 0-9
+  }
+  const version = Number(text);
   return Number.isSafeInteger(version) ? version : undefined;
 }
 
