@@ -6,7 +6,8 @@
  * in this process as in `bench/http.ts`: servers pinned to CPU 1 and this process to CPU 0 where
  * `taskset` exists, 100 keep-alive connections to 127.0.0.1. Each case first gets a pool of 100
  * sessions, created through its own server (each library has its own cookies); every measured
- * request then carries one of them, round-robin, so each request loads an existing session,
+ * request then carries one of them (each connection has sessions of its own, see `measureLoad` in
+ * `bench/processes.ts`), so each request loads an existing session,
  * changes its counter and commits it. A ceiling (`plain`) receives the pithos pool's requests and
  * touches no session. Before measuring, one request per case checks that a commit answers with
  * `Set-Cookie`; at the end, each server's count of created sessions must equal the pool.

@@ -7,7 +7,7 @@
  * in this process. Where `taskset` exists and the machine has two cores or more, the servers are
  * pinned to CPU 1 and this process to CPU 0, so client and server never share a core. The client
  * first creates a pool of sessions and keeps their cookies; every measured request then carries one
- * of them (each connection goes round-robin through the pool from its own starting point), so each
+ * of them (each connection has sessions of its own, see `measureLoad`), so each
  * request loads, changes and commits an existing session. Every server gets the very same requests.
  * Traffic goes to 127.0.0.1 only, for a fixed time per case after a warm-up.
  *

@@ -3,7 +3,8 @@
  * `GET /` by changing the session (counter + 1) and `GET /read` by only reading it; a request
  * without a session creates one with 200 B of data. The floors do the same with raw commands of
  * the same client library on a record of the same size as pithos's sealed record, keyed by the
- * cookie's value, with no crypto.
+ * cookie's value, with no crypto; the `-crypto` floors add the irreducible crypto and JSON work of
+ * a cycle to that.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,6 +22,7 @@ import { memoryStore } from '../dist/stores/memory.js';
 import { postgresStore } from '../dist/stores/postgres.js';
 import { redisStore } from '../dist/stores/redis.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
+import { type RecordWork, recordWork } from './floor.ts';
 import {
   PG_FLOOR_TABLE,
   PG_TABLE,
@@ -129,8 +131,13 @@ interface Raw {
   set(id: string, record: Buffer): Promise<void>;
 }
 
-/** A floor server: GET (+ SET on `/`) of a record of `size` bytes keyed by the cookie. */
-function floorHandler(raw: Raw, size: number): Handler {
+/**
+ * A floor server: GET (+ SET on `/`) of a record of `size` bytes keyed by the cookie. With `work`,
+ * the record is a real sealed one and each request also does the irreducible crypto and JSON work
+ * of a cycle on it (`recordWork` in `bench/floor.ts`): the most any encrypted session store on
+ * this back-end can do.
+ */
+function floorHandler(raw: Raw, size: number, work?: RecordWork): Handler {
   return async (request, response) => {
     counters.requests++;
     let id = floorID(request);
@@ -138,7 +145,7 @@ function floorHandler(raw: Raw, size: number): Handler {
     if (id === undefined) {
       counters.created++;
       id = randomBytes(32).toString('hex');
-      await raw.set(id, Buffer.alloc(size, 1));
+      await raw.set(id, work === undefined ? Buffer.alloc(size, 1) : asBuffer(work.create()));
       headers['set-cookie'] = `floor=${id}; Path=/; HttpOnly; SameSite=Lax`;
     } else {
       counters.reads++;
@@ -148,15 +155,25 @@ function floorHandler(raw: Raw, size: number): Handler {
         response.writeHead(500, HEADERS).end(BODY);
         return;
       }
-      if (request.url !== '/read') {
-        // A change of the same size: one byte, standing in for the counter.
-        record[0] = ((record[0] as number) + 1) & 0xff;
+      if (request.url === '/read') {
+        work?.read(id, record);
+      } else {
         counters.writes++;
-        await raw.set(id, record);
+        if (work === undefined) {
+          // A change of the same size: one byte, standing in for the counter.
+          record[0] = ((record[0] as number) + 1) & 0xff;
+          await raw.set(id, record);
+        } else {
+          await raw.set(id, asBuffer(work.change(id, record)));
+        }
       }
     }
     response.writeHead(200, headers).end(BODY);
   };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -171,7 +188,7 @@ function pgPool(): pg.Pool {
   return new pg.Pool({ ...POSTGRES, max: PG_POOL_SIZE });
 }
 
-async function redisFloor(size: number): Promise<Handler> {
+async function redisFloor(size: number, work?: RecordWork): Promise<Handler> {
   const client = await redisClient();
   return floorHandler(
     {
@@ -183,11 +200,12 @@ async function redisFloor(size: number): Promise<Handler> {
       },
     },
     size,
+    work,
   );
 }
 
 /** The floor's statements: pithos's `get`, and an upsert as pithos's `set` (same table design). */
-function postgresFloor(size: number): Handler {
+function postgresFloor(size: number, work?: RecordWork): Handler {
   const pool = pgPool();
   const select = `SELECT record FROM ${PG_FLOOR_TABLE} WHERE store_key = $1 AND expires_at > $2`;
   const upsert =
@@ -202,6 +220,7 @@ function postgresFloor(size: number): Handler {
       },
     },
     size,
+    work,
   );
 }
 
@@ -273,10 +292,14 @@ export async function handlerFor(mode: string, directory: string | undefined): P
       return pithosHandler(redisStore({ client: await redisClient(), prefix: REDIS_PREFIX }));
     case 'floor-redis':
       return redisFloor(size);
+    case 'floor-redis-crypto':
+      return redisFloor(size, recordWork(seed));
     case 'pithos-postgres':
       return pithosHandler(postgresStore({ client: pgPool(), table: PG_TABLE }));
     case 'floor-postgres':
       return postgresFloor(size);
+    case 'floor-postgres-crypto':
+      return postgresFloor(size, recordWork(seed));
   }
   if (directory === undefined) throw new Error(`${mode} needs a directory`);
   if (mode === 'pithos-fs') return pithosExpress(directory, true);

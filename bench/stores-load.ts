@@ -84,7 +84,7 @@ export async function serverStats(server: StoreServer): Promise<StoreServerStats
   return reply;
 }
 
-/** Loads `server` on `path` for `seconds` with its own pool of sessions, round-robin. */
+/** Loads `server` on `path` for `seconds` with its own pool of sessions (see `measureLoad`). */
 export async function load(
   server: StoreServer,
   path: string,

@@ -6,14 +6,16 @@
  *    GET + SET (Redis) or SELECT + upsert (PostgreSQL) of a record of the same size with the same
  *    client library, keyed by the cookie's value, with no crypto. Then a read-mostly load
  *    (`/read`: sessions loaded, not changed), where pithos skips the write and the floor does
- *    the GET or SELECT alone.
+ *    the GET or SELECT alone. The `-crypto` floors add to the raw commands the irreducible crypto
+ *    and JSON work of a cycle (`recordWork` in `bench/floor.ts`) on a real sealed record: the
+ *    share of the floor they reach is the most any store that encrypts sessions can reach.
  * 2. Filesystem: pithos's fs store behind Express (`pithos/express`) next to session-file-store
  *    behind express-session, same app and handler, same data.
  * 3. `prune()` over a million expired records on the fs, SQLite and PostgreSQL stores: time and
  *    peak memory, each prune in its own process.
  *
  * Servers run in their own processes (`bench/stores-server.ts`), pinned to CPU 1 with this
- * process (autocannon, 100 connections, each server's own pool of 100 sessions round-robin) on
+ * process (autocannon, 100 connections, each server's own pool of 100 sessions, one per connection) on
  * CPU 0. Traffic goes to 127.0.0.1 only, for a fixed time per case; rounds interleave every case.
  * Everything the benchmark creates (keys, tables, directories) is removed at the end.
  */
@@ -73,8 +75,10 @@ interface Case {
 const ALL_MODES = [
   'pithos-redis',
   'floor-redis',
+  'floor-redis-crypto',
   'pithos-postgres',
   'floor-postgres',
+  'floor-postgres-crypto',
   'pithos-fs',
   'pithos-fs-nosync',
   'session-file-store',
@@ -86,8 +90,8 @@ const ALL_MODES = [
 const MODES = process.env.BENCH_STORES_MODES
   ? ALL_MODES.filter((mode) => process.env.BENCH_STORES_MODES?.split(',').includes(mode))
   : ALL_MODES;
-const usesRedis = MODES.some((mode) => mode.endsWith('redis'));
-const usesPostgres = MODES.some((mode) => mode.endsWith('postgres'));
+const usesRedis = MODES.some((mode) => mode.includes('redis'));
+const usesPostgres = MODES.some((mode) => mode.includes('postgres'));
 
 /** The 1-minute load average, sampled every 5 s during the run. */
 const loads: number[] = [];
@@ -226,6 +230,16 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
         0.85,
       ),
       compare(
+        'redis change: floor GET+SET with crypto / without (the most any encrypted store reaches)',
+        ['floor-redis-crypto', '/'],
+        ['floor-redis', '/'],
+      ),
+      compare(
+        'redis change: pithos / floor GET+SET with crypto',
+        ['pithos-redis', '/'],
+        ['floor-redis-crypto', '/'],
+      ),
+      compare(
         'redis read: pithos / floor GET+SET',
         ['pithos-redis', '/read'],
         ['floor-redis', '/'],
@@ -241,6 +255,16 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
         ['pithos-postgres', '/'],
         ['floor-postgres', '/'],
         0.85,
+      ),
+      compare(
+        'postgres change: floor SELECT+upsert with crypto / without (the most any encrypted store reaches)',
+        ['floor-postgres-crypto', '/'],
+        ['floor-postgres', '/'],
+      ),
+      compare(
+        'postgres change: pithos / floor SELECT+upsert with crypto',
+        ['pithos-postgres', '/'],
+        ['floor-postgres-crypto', '/'],
       ),
       compare(
         'postgres read: pithos / floor SELECT+upsert',
