@@ -32,6 +32,9 @@ export interface Measured {
   case: Case;
 }
 
+/** Whether a case is a reference (`plain` or `floor`) rather than a session library. */
+export const isReference = (c: Case): boolean => c.name === 'plain' || c.name === 'floor';
+
 /** A case's name in the tables: framework, then server. */
 export const label = (c: Case): string => `${c.framework} ${c.name}`;
 
@@ -86,6 +89,7 @@ export function report(
   for (const framework of new Set(settings.cases.map((c) => c.framework))) {
     const group = [...results.keys()].filter((server) => server.case.framework === framework);
     const plain = group.find((server) => server.case.name === 'plain');
+    const floor = group.find((server) => server.case.name === 'floor');
     const pithos = group.find((server) => server.case.name === 'pithos');
     if (plain === undefined || pithos === undefined) continue;
     const added = (server: Measured): number => cpu(server) - cpu(plain);
@@ -99,10 +103,10 @@ export function report(
         cpu(server).toFixed(1),
         isSession ? added(server).toFixed(1) : '–',
         isSession && server !== pithos ? (added(pithos) / added(server)).toFixed(2) : '–',
-        isSession ? `${created.get(server)}` : '–',
+        isReference(server.case) ? '–' : `${created.get(server)}`,
       ]);
     }
-    const libraries = group.filter((server) => server !== plain && server !== pithos);
+    const libraries = group.filter((server) => !isReference(server.case) && server !== pithos);
     const best = libraries.reduce((a, b) => (added(b) < added(a) ? b : a));
     const ratio = added(pithos) / added(best);
     verdicts.push(
@@ -110,6 +114,14 @@ export function report(
         `${added(best).toFixed(1)} µs/req: ratio ${ratio.toFixed(2)} (target ≤ ${settings.target}: ` +
         `${ratio <= settings.target ? 'met' : `MISSED, by ${(added(pithos) - settings.target * added(best)).toFixed(1)} µs/req`}).`,
     );
+    if (floor !== undefined) {
+      const allowed = settings.target * added(best);
+      verdicts.push(
+        `${framework}: the floor (only the irreducible work, inline) adds ${added(floor).toFixed(1)} µs/req; ` +
+          `the target allows ${allowed.toFixed(1)}: ${added(floor) <= allowed ? 'within reach of a library doing that work' : 'out of reach of any library doing that work here'}; ` +
+          `pithos adds ${(added(pithos) / added(floor)).toFixed(2)}× the floor's.`,
+      );
+    }
   }
   console.log();
   printTable(

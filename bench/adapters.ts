@@ -14,11 +14,14 @@
  *
  * The added cost of a case is its server CPU per request minus that of its framework's ceiling.
  * Target (issue 4): pithos's added cost is at most half of the best library's on each framework.
+ * A `floor` per framework gets the same requests as the ceiling and does, inline, only the
+ * irreducible work of a cycle (`floorRequestWork` in `bench/floor.ts`): what it adds is the least
+ * any library keeping encrypted sessions in a store can add there.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Request } from 'autocannon';
-import { type Case, label, type Measurement, report } from './adapters-report.ts';
+import { type Case, isReference, label, type Measurement, report } from './adapters-report.ts';
 import type { ServerMessage, ServerStats } from './http-server.ts';
 import {
   CONNECTIONS,
@@ -43,17 +46,21 @@ const TARGET = 0.5;
 
 const CASES: Case[] = [
   { framework: 'express', name: 'plain', script: 'express.ts', mode: 'plain' },
+  { framework: 'express', name: 'floor', script: 'express.ts', mode: 'floor' },
   { framework: 'express', name: 'pithos', script: 'express.ts', mode: 'pithos' },
   { framework: 'express', name: 'express-session', script: 'express.ts', mode: 'express-session' },
   { framework: 'fastify', name: 'plain', script: 'fastify.ts', mode: 'plain' },
+  { framework: 'fastify', name: 'floor', script: 'fastify.ts', mode: 'floor' },
   { framework: 'fastify', name: 'pithos', script: 'fastify.ts', mode: 'pithos' },
   { framework: 'fastify', name: '@fastify/session', script: 'fastify-session.ts' },
   { framework: 'fastify', name: '@fastify/secure-session', script: 'fastify-secure-session.ts' },
   { framework: 'koa', name: 'plain', script: 'koa.ts', mode: 'plain' },
+  { framework: 'koa', name: 'floor', script: 'koa.ts', mode: 'floor' },
   { framework: 'koa', name: 'pithos', script: 'koa.ts', mode: 'pithos' },
   { framework: 'koa', name: 'koa-session (cookie)', script: 'koa.ts', mode: 'koa-session' },
   { framework: 'koa', name: 'koa-session (store)', script: 'koa.ts', mode: 'koa-session-store' },
   { framework: 'node', name: 'plain', script: 'node.ts', mode: 'plain' },
+  { framework: 'node', name: 'floor', script: 'node.ts', mode: 'floor' },
   { framework: 'node', name: 'pithos', script: 'node.ts', mode: 'pithos' },
   { framework: 'node', name: 'iron-session', script: 'node.ts', mode: 'iron-session' },
 ].filter((c) => ONLY === undefined || ONLY.includes(c.framework));
@@ -113,7 +120,7 @@ async function checkCommit(server: Server): Promise<void> {
   };
   const first = await request();
   const statuses = [first.status];
-  if (server.case.name !== 'plain' && !first.setCookie) {
+  if (!isReference(server.case) && !first.setCookie) {
     const before = (await serverStats(server)).counter ?? 0;
     const second = await request();
     statuses.push(second.status);
@@ -132,15 +139,15 @@ function load(server: Server, seconds: number): Promise<Measurement> {
   return measureLoad(url, server.requests, seconds, () => serverStats(server));
 }
 
-/** Gives every server its requests: its own pool, or for a ceiling the pithos pool's. */
+/** Gives every server its requests: its own pool, or for a ceiling or a floor the pithos pool's. */
 async function preparePools(servers: Server[]): Promise<void> {
   for (const server of servers) {
-    if (server.case.name === 'plain') continue;
+    if (isReference(server.case)) continue;
     const cookies = await createSessions(server.port);
     server.requests = cookies.map((cookie) => ({ method: 'GET', path: '/', headers: { cookie } }));
   }
   for (const server of servers) {
-    if (server.case.name !== 'plain') continue;
+    if (!isReference(server.case)) continue;
     const pithos = servers.find(
       (s) => s.case.framework === server.case.framework && s.case.name === 'pithos',
     );

@@ -1,8 +1,9 @@
 /**
  * Express 5 servers of `bench/adapters.ts`: `node --import tsx bench/adapter-servers/express.ts
- * plain|pithos|express-session`.
+ * plain|floor|pithos|express-session`.
  *
  * - `plain`: the route alone, no sessions (Express's ceiling).
+ * - `floor`: the route and, inline, only the irreducible work of a session cycle.
  * - `pithos`: `createSessionMiddleware` from `pithos/express`, memory store.
  * - `express-session`: express-session with its `MemoryStore`, `resave: false`,
  *   `saveUninitialized: false`, a cookie with `maxAge` as pithos's (so each change is saved and
@@ -18,13 +19,14 @@ import {
   BODY,
   changeSession,
   countRequest,
+  floorRequest,
   MAX_AGE_MS,
   modeOf,
   pithosManager,
   serve,
 } from './serve.ts';
 
-const mode = modeOf(['plain', 'pithos', 'express-session'] as const);
+const mode = modeOf(['plain', 'floor', 'pithos', 'express-session'] as const);
 const app = express();
 const respond = (response: Response): void => {
   response.type('text/plain').send(BODY);
@@ -33,6 +35,11 @@ const respond = (response: Response): void => {
 if (mode === 'plain') {
   app.get('/', (_request, response) => {
     countRequest();
+    respond(response);
+  });
+} else if (mode === 'floor') {
+  app.get('/', (request, response) => {
+    floorRequest(request.headers.cookie);
     respond(response);
   });
 } else if (mode === 'pithos') {

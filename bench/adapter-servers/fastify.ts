@@ -1,22 +1,36 @@
 /**
  * Fastify 5 servers of `bench/adapters.ts` without a third-party session library:
- * `node --import tsx bench/adapter-servers/fastify.ts plain|pithos`. `@fastify/session` and
+ * `node --import tsx bench/adapter-servers/fastify.ts plain|floor|pithos`. `@fastify/session` and
  * `@fastify/secure-session` have their own files, since each declares its own `request.session`.
  *
  * - `plain`: the route alone, no sessions (Fastify's ceiling).
+ * - `floor`: the route and, inline, only the irreducible work of a session cycle.
  * - `pithos`: `createSessionPlugin` from `pithos/fastify`, memory store.
  */
 import Fastify from 'fastify';
 import { createSessionPlugin } from '../../dist/adapters/fastify.js';
 import type { JSONValue } from '../../dist/index.js';
-import { BODY, changeSession, countRequest, modeOf, pithosManager, serve } from './serve.ts';
+import {
+  BODY,
+  changeSession,
+  countRequest,
+  floorRequest,
+  modeOf,
+  pithosManager,
+  serve,
+} from './serve.ts';
 
-const mode = modeOf(['plain', 'pithos'] as const);
+const mode = modeOf(['plain', 'floor', 'pithos'] as const);
 const app = Fastify();
 
 if (mode === 'plain') {
   app.get('/', async (_request, reply) => {
     countRequest();
+    return reply.type('text/plain').send(BODY);
+  });
+} else if (mode === 'floor') {
+  app.get('/', async (request, reply) => {
+    floorRequest(request.headers.cookie);
     return reply.type('text/plain').send(BODY);
   });
 } else {

@@ -1,8 +1,9 @@
 /**
  * Koa 3 servers of `bench/adapters.ts`: `node --import tsx bench/adapter-servers/koa.ts
- * plain|pithos|koa-session|koa-session-store`.
+ * plain|floor|pithos|koa-session|koa-session-store`.
  *
  * - `plain`: the middleware alone, no sessions (Koa's ceiling).
+ * - `floor`: the middleware and, inline, only the irreducible work of a session cycle.
  * - `pithos`: `createSessionMiddleware` from `pithos/koa`, memory store.
  * - `koa-session`: koa-session in its default mode, the data in a signed cookie (two cookies:
  *   `koa.sess` and `koa.sess.sig`).
@@ -19,13 +20,14 @@ import {
   BODY,
   changeSession,
   countRequest,
+  floorRequest,
   MAX_AGE_MS,
   modeOf,
   pithosManager,
   serve,
 } from './serve.ts';
 
-const mode = modeOf(['plain', 'pithos', 'koa-session', 'koa-session-store'] as const);
+const mode = modeOf(['plain', 'floor', 'pithos', 'koa-session', 'koa-session-store'] as const);
 const app = new Koa();
 app.keys = [BENCH_SECRET];
 
@@ -48,6 +50,12 @@ function mapStore() {
 if (mode === 'plain') {
   app.use((ctx) => {
     countRequest();
+    ctx.type = 'text/plain';
+    ctx.body = BODY;
+  });
+} else if (mode === 'floor') {
+  app.use((ctx) => {
+    floorRequest(ctx.get('cookie'));
     ctx.type = 'text/plain';
     ctx.body = BODY;
   });

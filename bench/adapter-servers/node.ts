@@ -1,8 +1,9 @@
 /**
  * Plain `node:http` servers of `bench/adapters.ts`: `node --import tsx
- * bench/adapter-servers/node.ts plain|pithos|iron-session`.
+ * bench/adapter-servers/node.ts plain|floor|pithos|iron-session`.
  *
  * - `plain`: the handler alone, no sessions (node's ceiling).
+ * - `floor`: the handler and, inline, only the irreducible work of a session cycle.
  * - `pithos`: `withSession` from `pithos/node`, memory store.
  * - `iron-session`: `getIronSession` on node's request and response, then `session.save()`
  *   (the data sealed in the cookie; there is no store).
@@ -16,6 +17,7 @@ import {
   BODY,
   changeSession,
   countRequest,
+  floorRequest,
   HEADERS,
   MAX_AGE_MS,
   modeOf,
@@ -23,10 +25,15 @@ import {
   serve,
 } from './serve.ts';
 
-const mode = modeOf(['plain', 'pithos', 'iron-session'] as const);
+const mode = modeOf(['plain', 'floor', 'pithos', 'iron-session'] as const);
 
 function plain(_request: IncomingMessage, response: ServerResponse): void {
   countRequest();
+  response.writeHead(200, HEADERS).end(BODY);
+}
+
+function floor(request: IncomingMessage, response: ServerResponse): void {
+  floorRequest(request.headers.cookie);
   response.writeHead(200, HEADERS).end(BODY);
 }
 
@@ -59,4 +66,5 @@ async function iron(request: IncomingMessage, response: ServerResponse): Promise
   response.writeHead(200, HEADERS).end(BODY);
 }
 
-serve(createServer(mode === 'plain' ? plain : mode === 'pithos' ? pithos : iron));
+const handlers = { plain, floor, pithos, 'iron-session': iron };
+serve(createServer(handlers[mode]));

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createSessionManager, type SessionManager } from '../../dist/index.js';
 import { memoryStore } from '../../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from '../data.ts';
+import { floorRequestWork } from '../floor.ts';
 import type { ServerMessage } from '../http-server.ts';
 
 /** The response body of every case. */
@@ -24,6 +25,18 @@ const seed = sampleData(200);
 /** Counts a request that does not touch any session (the frameworks' ceilings). */
 export function countRequest(): void {
   stats.requests++;
+}
+
+let floorWork: ((cookie: string) => void) | undefined;
+
+/**
+ * The `floor` servers' work: counts the request and does, inline, only the irreducible work of a
+ * session cycle on the record its cookie names (`floorRequestWork` in `bench/floor.ts`).
+ */
+export function floorRequest(cookie: string | undefined): void {
+  stats.requests++;
+  floorWork ??= floorRequestWork(seed);
+  floorWork(cookie ?? '');
 }
 
 /**
