@@ -179,40 +179,46 @@ export function createSQLStore(
     );
   }
 
-  async function attempt(
-    operation: string,
-    text: string,
-    values: SQLValue[],
-    state: { over: boolean },
-  ): Promise<SQLResult> {
-    for (let tries = 1; ; tries++) {
-      try {
-        return await runner(text, values);
-      } catch (error) {
-        if (tries >= TRIES || state.over || !dialect.isRetryable(error))
-          throw failure(operation, error);
-      }
-    }
-  }
-
-  /** Runs one statement; wraps driver errors; gives up after `timeoutMs` so no request hangs. */
-  async function run(operation: string, text: string, values: SQLValue[]): Promise<SQLResult> {
-    const state = { over: false };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+  /**
+   * Runs one statement; wraps driver errors; gives up after `timeoutMs` so no request hangs.
+   * A statement rolled back by a deadlock runs again, up to `TRIES` times within the same time.
+   * One promise and one timer per statement: this runs twice on every committing request.
+   */
+  function run(operation: string, text: string, values: SQLValue[]): Promise<SQLResult> {
+    return new Promise((resolve, reject) => {
+      let over = false;
+      const timer = setTimeout(() => {
+        over = true;
         const cause = Object.assign(new Error(`no answer within ${timeoutMs} ms`), {
           name: 'TimeoutError',
         });
         reject(fail(`${operation} timed out after ${timeoutMs} ms`, cause));
       }, timeoutMs);
+      const settle = (tries: number): void => {
+        let pending: Promise<SQLResult>;
+        try {
+          pending = runner(text, values);
+        } catch (error) {
+          pending = Promise.reject(error);
+        }
+        pending.then(
+          (result) => {
+            clearTimeout(timer);
+            resolve(result);
+          },
+          (error: unknown) => {
+            if (over) return;
+            if (tries < TRIES && dialect.isRetryable(error)) {
+              settle(tries + 1);
+              return;
+            }
+            clearTimeout(timer);
+            reject(failure(operation, error));
+          },
+        );
+      };
+      settle(1);
     });
-    try {
-      return await Promise.race([attempt(operation, text, values, state), timeout]);
-    } finally {
-      state.over = true;
-      clearTimeout(timer);
-    }
   }
 
   function bytesOf(value: unknown): Uint8Array {

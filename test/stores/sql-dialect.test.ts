@@ -1,7 +1,13 @@
-/** The dialect table's helpers that need no server: reading `version` back from any driver. */
+/**
+ * What the SQL stores do without a server: reading `version` back from any driver, and the retry
+ * policy of a statement rolled back on a deadlock.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { StoreError } from '../../src/core/errors.ts';
+import { postgresStore } from '../../src/stores/postgres.ts';
 import { firstVersion, versionOf } from '../../src/stores/sql-dialect.ts';
+import { randomStoreKey } from '../../src/testing/support.ts';
 
 describe('versionOf', () => {
   it('reads a version as numbers, decimal strings or bigints come back from the drivers', () => {
@@ -47,5 +53,61 @@ describe('firstVersion', () => {
       drawn.add(version);
     }
     assert.ok(drawn.size > 95, 'versions repeat far too often to be random');
+  });
+});
+
+describe('a statement that PostgreSQL rolls back on a deadlock', () => {
+  // Deadlocks cannot be produced on demand against a real server, so a client that answers with
+  // PostgreSQL's deadlock_detected stands in for it here; the real servers are in postgres.test.ts.
+  const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+  const client = (failures: number, error: Error = deadlock) => {
+    let calls = 0;
+    return {
+      get calls() {
+        return calls;
+      },
+      async query() {
+        calls++;
+        if (calls <= failures) throw error;
+        return { rows: [], rowCount: 0 };
+      },
+    };
+  };
+
+  it('runs again, up to three times in all, and then succeeds', async () => {
+    const fake = client(2);
+    const store = postgresStore({ client: fake, clock: () => 0 });
+    assert.equal(await store.get(randomStoreKey()), undefined);
+    assert.equal(fake.calls, 3);
+  });
+
+  it('fails with a StoreError keeping the cause after the third try', async () => {
+    const fake = client(3);
+    const store = postgresStore({ client: fake });
+    await assert.rejects(store.get(randomStoreKey()), (error: unknown) => {
+      assert.ok(error instanceof StoreError);
+      assert.equal(error.store, 'postgres');
+      assert.equal(error.cause, deadlock);
+      return true;
+    });
+    assert.equal(fake.calls, 3);
+  });
+
+  it('does not run again on an error that is not a deadlock', async () => {
+    const fake = client(1, Object.assign(new Error('syntax error'), { code: '42601' }));
+    const store = postgresStore({ client: fake });
+    await assert.rejects(store.get(randomStoreKey()), StoreError);
+    assert.equal(fake.calls, 1);
+  });
+
+  it('turns a client that throws instead of rejecting into a StoreError', async () => {
+    const store = postgresStore({
+      client: {
+        query() {
+          throw new TypeError('not connected');
+        },
+      },
+    });
+    await assert.rejects(store.get(randomStoreKey()), StoreError);
   });
 });
