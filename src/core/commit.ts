@@ -96,11 +96,10 @@ async function write(
 ): Promise<boolean> {
   const { store } = context;
   const options = { expiresAt: expiry };
-  const compareAndSet = store.compareAndSet?.bind(store);
-  if (compareAndSet) {
+  if (store.compareAndSet !== undefined) {
     // Inline rather than through guard(): this is every committing request's write.
     try {
-      return await compareAndSet(key, expected, record, options);
+      return await store.compareAndSet(key, expected, record, options);
     } catch (error) {
       throw storeFailure(context, 'compareAndSet', error);
     }
@@ -239,14 +238,15 @@ export async function commitSession(
       state.record = record;
       state.opened = { meta, data, serverKey: sealing, sessionKey, storeKey: token.storeKey };
       state.duration = undefined;
-      state.flashIn = {};
-      state.flashOut = {};
+      if (hasKeys(state.flashIn)) state.flashIn = {};
+      if (hasKeys(state.flashOut)) state.flashOut = {};
       state.forceWrite = false;
       state.user = meta.u as UserBinding | undefined;
       state.userChanged = false;
-      state.changed.clear();
-      state.snapshots.clear();
-      state.flashRead.clear();
+      // clear() allocates a new table even when there is nothing to clear.
+      if (state.changed.size > 0) state.changed.clear();
+      if (state.snapshots.size > 0) state.snapshots.clear();
+      if (state.flashRead.size > 0) state.flashRead.clear();
       state.issueCookie = false;
       return sendCookie
         ? serializeCookie(context.options.cookie, token.value, (expiry - now) / 1000)
