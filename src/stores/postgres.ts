@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { ConfigError } from '../core/errors.ts';
 import { createSQLStore, type SQLStore, type SQLStoreOptions } from './sql.ts';
 import {
@@ -26,6 +27,23 @@ export interface PostgresStoreOptions extends SQLStoreOptions {
    * server frees its connections too. Required. Example: `client: new pg.Pool({ connectionString })`.
    */
   client: PostgresClient;
+  /**
+   * Sends each statement that has values as a named prepared statement (pg's
+   * `query({ name, text, values })`), so the server parses and plans each of the store's
+   * statements once per connection instead of on every call. Needs a `pg` Pool or Client (or a
+   * client that takes that config object). Off by default: a pooler in transaction mode that does
+   * not track prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`)
+   * sends them to connections that never prepared them. Default `false`.
+   * Example: `prepare: true`.
+   */
+  prepare?: boolean;
+}
+
+/** A named statement, as `pg` takes it. */
+export interface PostgresNamedQuery {
+  name: string;
+  text: string;
+  values: SQLValue[];
 }
 
 /** The one method the store calls on a `pg` Pool or Client. */
@@ -102,8 +120,28 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   if (typeof client?.query !== 'function') {
     throw new ConfigError('postgres store: client must be a pg Pool or Client (it needs query())');
   }
+  if (options.prepare !== undefined && typeof options.prepare !== 'boolean') {
+    throw new ConfigError('postgres store: prepare must be true or false');
+  }
+  const names = new Map<string, string>();
+  /** A statement's name: from a hash of its text, so stores on other tables never share one. */
+  const nameOf = (text: string): string => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `pithos_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  const prepared = client as unknown as {
+    query(query: PostgresNamedQuery): ReturnType<PostgresClient['query']>;
+  };
   const runner: SQLRunner = async (text, values) => {
-    const result = await client.query(text, values);
+    // Statements without values (the DDL of createSchema) run once: nothing to gain.
+    const result =
+      options.prepare === true && values.length > 0
+        ? await prepared.query({ name: nameOf(text), text, values })
+        : await client.query(text, values);
     return { rows: result.rows ?? [], affected: result.rowCount ?? 0 };
   };
   return createSQLStore(dialect, runner, options);

@@ -33,13 +33,22 @@ function newPool(port = 5432, max = 10): pg.Pool {
 
 const pool = newPool();
 const table = uniqueTable();
+/** The table of the contract run again with named prepared statements. */
+const preparedTable = uniqueTable();
 
-// The shared table is made on first use, not in a before hook: when the server is missing, each
+// The shared tables are made on first use, not in a before hook: when the server is missing, each
 // test then fails with the connection error.
 let schema: Promise<void> | undefined;
 function sharedStore() {
   schema ??= postgresStore({ client: pool, table }).createSchema();
   return schema.then(() => postgresStore({ client: pool, table }));
+}
+let preparedSchema: Promise<void> | undefined;
+function preparedStore() {
+  preparedSchema ??= postgresStore({ client: pool, table: preparedTable }).createSchema();
+  return preparedSchema.then(() =>
+    postgresStore({ client: pool, table: preparedTable, prepare: true }),
+  );
 }
 
 // The dedicated server for the outage test starts now, while the other tests run.
@@ -53,6 +62,7 @@ after(async () => {
   } finally {
     try {
       if (schema) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      if (preparedSchema) await pool.query(`DROP TABLE IF EXISTS "${preparedTable}"`);
     } finally {
       await pool.end();
     }
@@ -199,5 +209,91 @@ describe('postgres: clients', () => {
     assert.match(ddl, /CREATE INDEX IF NOT EXISTS "sessions_expires_at"/);
     assert.match(ddl, /CREATE INDEX IF NOT EXISTS "sessions_user_key"/);
     assert.match(postgresSchema(), /"pithos_sessions"/);
+  });
+});
+
+// The whole contract again with named prepared statements, on a table of its own.
+describeStoreConformance('postgres (prepare: true)', {
+  createStore: preparedStore,
+  dump: async () => renderRows((await pool.query(`SELECT * FROM "${preparedTable}"`)).rows),
+});
+
+describe('postgres: prepared statements', () => {
+  /** A pool that records what each call sent: a named statement, or text and values. */
+  function recording() {
+    const calls: { name?: string; text: string }[] = [];
+    const client = {
+      query(
+        query: string | { name: string; text: string; values: SQLValue[] },
+        values?: SQLValue[],
+      ) {
+        if (typeof query === 'string') {
+          calls.push({ text: query });
+          return pool.query(query, values);
+        }
+        calls.push({ name: query.name, text: query.text });
+        return pool.query(query);
+      },
+    };
+    return { calls, client: client as unknown as PostgresClient };
+  }
+
+  it('names every statement that has values, one name per text, and leaves the DDL unnamed', async () => {
+    const own = uniqueTable();
+    const { calls, client } = recording();
+    const store = postgresStore({ client, table: own, prepare: true });
+    await store.createSchema();
+    try {
+      assert.ok(calls.length > 0 && calls.every((call) => call.name === undefined), 'DDL unnamed');
+      calls.length = 0;
+      const key = randomStoreKey();
+      const hour = { expiresAt: Date.now() + 3_600_000 };
+      for (let i = 0; i < 2; i++) {
+        await store.set(key, randomRecord(), hour);
+        const read = await store.get(key);
+        assert.ok(await store.compareAndSet(key, read, randomRecord(), hour));
+      }
+      await store.delete(key);
+      assert.equal(await store.get(key), undefined);
+      assert.equal(calls.length, 8);
+      const nameOf = new Map<string, string>();
+      for (const call of calls) {
+        assert.match(call.name ?? '', /^pithos_[0-9a-f]{32}$/, call.text);
+        assert.equal(nameOf.get(call.text) ?? call.name, call.name, 'one name per text');
+        nameOf.set(call.text, call.name as string);
+      }
+      assert.equal(new Set(nameOf.values()).size, nameOf.size, 'one text per name');
+    } finally {
+      await pool.query(`DROP TABLE IF EXISTS "${own}"`);
+    }
+  });
+
+  it('keeps stores on two tables of one pool apart: their statements get different names', async () => {
+    const tables = [uniqueTable(), uniqueTable()];
+    const stores = tables.map((own) => postgresStore({ client: pool, table: own, prepare: true }));
+    try {
+      for (const store of stores) await store.createSchema();
+      const key = randomStoreKey();
+      const records = [randomRecord(), randomRecord()];
+      const hour = { expiresAt: Date.now() + 3_600_000 };
+      // Every pooled connection sees both stores' statements: a shared name with another text
+      // would make pg refuse the second.
+      for (let i = 0; i < 20; i++) {
+        await Promise.all(
+          stores.map((store, index) => store.set(key, records[index] as Uint8Array, hour)),
+        );
+        const read = await Promise.all(stores.map((store) => store.get(key)));
+        assert.deepEqual(read, records);
+      }
+    } finally {
+      for (const own of tables) await pool.query(`DROP TABLE IF EXISTS "${own}"`);
+    }
+  });
+
+  it('refuses a prepare option that is not a boolean', () => {
+    assert.throws(
+      () => postgresStore({ client: pool, prepare: 'yes' as unknown as boolean }),
+      (error: unknown) => error instanceof Error && error.name === 'ConfigError',
+    );
   });
 });
