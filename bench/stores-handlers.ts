@@ -204,9 +204,14 @@ async function redisFloor(size: number, work?: RecordWork): Promise<Handler> {
   );
 }
 
-/** The floor's statements: pithos's `get`, and an upsert as pithos's `set` (same table design). */
-function postgresFloor(size: number, work?: RecordWork): Handler {
+/**
+ * The floor's statements: pithos's `get`, and an upsert as pithos's `set` (same table design).
+ * With `prepare`, both go as named prepared statements, as pithos's `prepare: true` sends them.
+ */
+function postgresFloor(size: number, work?: RecordWork, prepare = false): Handler {
   const pool = pgPool();
+  const query = (name: string, text: string, values: unknown[]) =>
+    prepare ? pool.query({ name, text, values }) : pool.query(text, values);
   const select = `SELECT record FROM ${PG_FLOOR_TABLE} WHERE store_key = $1 AND expires_at > $2`;
   const upsert =
     `INSERT INTO ${PG_FLOOR_TABLE} (store_key, record, expires_at, user_key, version) ` +
@@ -214,9 +219,9 @@ function postgresFloor(size: number, work?: RecordWork): Handler {
     `expires_at = EXCLUDED.expires_at, version = ${PG_FLOOR_TABLE}.version + 1`;
   return floorHandler(
     {
-      get: async (id) => (await pool.query(select, [id, Date.now()])).rows[0]?.record,
+      get: async (id) => (await query('floor_select', select, [id, Date.now()])).rows[0]?.record,
       set: async (id, record) => {
-        await pool.query(upsert, [id, record, Date.now() + TTL_MS]);
+        await query('floor_upsert', upsert, [id, record, Date.now() + TTL_MS]);
       },
     },
     size,
@@ -296,10 +301,14 @@ export async function handlerFor(mode: string, directory: string | undefined): P
       return redisFloor(size, recordWork(seed));
     case 'pithos-postgres':
       return pithosHandler(postgresStore({ client: pgPool(), table: PG_TABLE }));
+    case 'pithos-postgres-prepared':
+      return pithosHandler(postgresStore({ client: pgPool(), table: PG_TABLE, prepare: true }));
     case 'floor-postgres':
       return postgresFloor(size);
     case 'floor-postgres-crypto':
       return postgresFloor(size, recordWork(seed));
+    case 'floor-postgres-prepared':
+      return postgresFloor(size, undefined, true);
   }
   if (directory === undefined) throw new Error(`${mode} needs a directory`);
   if (mode === 'pithos-fs') return pithosExpress(directory, true);

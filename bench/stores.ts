@@ -9,6 +9,8 @@
  *    the GET or SELECT alone. The `-crypto` floors add to the raw commands the irreducible crypto
  *    and JSON work of a cycle (`recordWork` in `bench/floor.ts`) on a real sealed record: the
  *    share of the floor they reach is the most any store that encrypts sessions can reach.
+ *    The `-prepared` PostgreSQL servers send named prepared statements (pithos's `prepare: true`,
+ *    and the floor's same two statements named).
  * 2. Filesystem: pithos's fs store behind Express (`pithos/express`) next to session-file-store
  *    behind express-session, same app and handler, same data.
  * 3. `prune()` over a million expired records on the fs, SQLite and PostgreSQL stores: time and
@@ -79,6 +81,8 @@ const ALL_MODES = [
   'pithos-postgres',
   'floor-postgres',
   'floor-postgres-crypto',
+  'pithos-postgres-prepared',
+  'floor-postgres-prepared',
   'pithos-fs',
   'pithos-fs-nosync',
   'session-file-store',
@@ -265,6 +269,16 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
         'postgres change: pithos / floor SELECT+upsert with crypto',
         ['pithos-postgres', '/'],
         ['floor-postgres-crypto', '/'],
+      ),
+      compare(
+        'postgres change, prepared statements: pithos / floor SELECT+upsert',
+        ['pithos-postgres-prepared', '/'],
+        ['floor-postgres-prepared', '/'],
+      ),
+      compare(
+        'postgres change: pithos with prepare: true / without',
+        ['pithos-postgres-prepared', '/'],
+        ['pithos-postgres', '/'],
       ),
       compare(
         'postgres read: pithos / floor SELECT+upsert',
