@@ -19,12 +19,22 @@ export type RedisArgument = string | Buffer;
 export interface NodeRedisCommandOptions {
   /** Maps RESP types to JavaScript types; pithos asks for Buffers for bulk strings. */
   typeMapping?: Record<number, unknown>;
-  /** node-redis rejects the command, and drops it if still queued, after this many milliseconds. */
-  timeout?: number;
+  /** node-redis rejects the command, and drops it if still queued, when this signal aborts. */
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * The deadline of one store operation: `signal()` gives an abort signal that aborts when the
+ * operation times out, made on first use.
+ */
+export interface Deadline {
+  signal(): AbortSignal;
 }
 
 /** What pithos calls on a node-redis v5+ client (`createClient()`). */
 export interface NodeRedisClient {
+  /** Whether the client is connected and sends commands at once (node-redis v5+). */
+  readonly isReady?: boolean;
   /** Sends one command, name first. */
   sendCommand(args: RedisArgument[], options?: NodeRedisCommandOptions): Promise<unknown>;
 }
@@ -40,6 +50,8 @@ export interface NodeRedisCluster {
   ): Promise<unknown>;
   /** Never called: its presence tells a node-redis cluster from a single-node client. */
   getSlotRandomNode(slot: number): unknown;
+  /** Whether the cluster is connected and sends commands at once (node-redis v5+). */
+  readonly isReady?: boolean;
 }
 
 /** What pithos calls on an ioredis v5+ `Redis` or `Cluster`. */
@@ -61,13 +73,22 @@ export interface RedisScript {
 export interface RedisConnection {
   /** Which library the client comes from, for error messages. */
   readonly flavour: 'node-redis' | 'node-redis cluster' | 'ioredis';
-  /** Sends `args` (command name first), whose only key is `key`. */
-  command(key: string, args: RedisArgument[]): Promise<unknown>;
+  /**
+   * Sends `args` (command name first), whose only key is `key`. When node-redis is not connected
+   * and would queue the command, it gets the deadline's signal, so that it drops the command at
+   * the deadline instead of sending it once it reconnects; ioredis has no such option.
+   */
+  command(key: string, args: RedisArgument[], deadline?: Deadline): Promise<unknown>;
   /** Runs `script` with `key` as its only key and `args` as its arguments. */
-  script(script: RedisScript, key: string, args: RedisArgument[]): Promise<unknown>;
+  script(
+    script: RedisScript,
+    key: string,
+    args: RedisArgument[],
+    deadline?: Deadline,
+  ): Promise<unknown>;
 }
 
-type Send = (key: string, args: RedisArgument[]) => Promise<unknown>;
+type Send = (key: string, args: RedisArgument[], deadline?: Deadline) => Promise<unknown>;
 
 /** node-redis's `RESP_TYPES.BLOB_STRING` ('$'): bulk strings as Buffers, never decoded as UTF-8. */
 const BUFFERS = { 36: Buffer };
@@ -76,9 +97,25 @@ function hasMethod(client: unknown, name: string): boolean {
   return typeof (client as Record<string, unknown> | null)?.[name] === 'function';
 }
 
+const BUFFER_REPLIES: NodeRedisCommandOptions = { typeMapping: BUFFERS };
+
+/**
+ * node-redis's options for one command. A connected client writes a command to its socket at
+ * once, where no abort can reach it, so only a client that is not ready (reconnecting, with
+ * commands in its offline queue) gets the deadline's signal. Not node-redis's own `timeout`: that
+ * is an `AbortSignal.timeout` per command, whose timer cannot be cleared and fires long after the
+ * reply, building a `DOMException` each time.
+ */
+function optionsFor(
+  client: { readonly isReady?: boolean },
+  deadline: Deadline | undefined,
+): NodeRedisCommandOptions {
+  if (deadline === undefined || client.isReady === true) return BUFFER_REPLIES;
+  return { typeMapping: BUFFERS, abortSignal: deadline.signal() };
+}
+
 /** The per-library differences: how to detect the client, and how to send one command. */
-function sendFor(client: RedisClient, timeoutMs: number): [RedisConnection['flavour'], Send] {
-  const options = { typeMapping: BUFFERS, timeout: timeoutMs };
+function sendFor(client: RedisClient): [RedisConnection['flavour'], Send] {
   if (hasMethod(client, 'callBuffer')) {
     const ioredis = client as IORedisClient;
     return ['ioredis', (_key, [name, ...args]) => ioredis.callBuffer(name as string, ...args)];
@@ -86,11 +123,17 @@ function sendFor(client: RedisClient, timeoutMs: number): [RedisConnection['flav
   if (hasMethod(client, 'sendCommand') && hasMethod(client, 'getSlotRandomNode')) {
     const cluster = client as NodeRedisCluster;
     // Reads go to masters too (isReadonly false): a replica may not have the latest write yet.
-    return ['node-redis cluster', (key, args) => cluster.sendCommand(key, false, args, options)];
+    return [
+      'node-redis cluster',
+      (key, args, deadline) => cluster.sendCommand(key, false, args, optionsFor(cluster, deadline)),
+    ];
   }
   if (hasMethod(client, 'sendCommand')) {
     const single = client as NodeRedisClient;
-    return ['node-redis', (_key, args) => single.sendCommand(args, options)];
+    return [
+      'node-redis',
+      (_key, args, deadline) => single.sendCommand(args, optionsFor(single, deadline)),
+    ];
   }
   throw new ConfigError(
     'redisStore: `client` must be a node-redis v5+ client or cluster (createClient, createCluster) ' +
@@ -108,18 +151,18 @@ function isNoScript(error: unknown): boolean {
 }
 
 /** Wraps the user's client; throws a `ConfigError` when it is neither node-redis nor ioredis. */
-export function redisConnection(client: RedisClient, timeoutMs: number): RedisConnection {
-  const [flavour, send] = sendFor(client, timeoutMs);
+export function redisConnection(client: RedisClient): RedisConnection {
+  const [flavour, send] = sendFor(client);
   return {
     flavour,
     command: send,
-    async script(script, key, args) {
+    async script(script, key, args, deadline) {
       try {
-        return await send(key, ['EVALSHA', script.sha, '1', key, ...args]);
+        return await send(key, ['EVALSHA', script.sha, '1', key, ...args], deadline);
       } catch (error) {
         // Each node caches scripts on its own and forgets them on restart: send the source once.
         if (!isNoScript(error)) throw error;
-        return send(key, ['EVAL', script.source, '1', key, ...args]);
+        return send(key, ['EVAL', script.source, '1', key, ...args], deadline);
       }
     },
   };

@@ -16,6 +16,7 @@ import { ConfigError, StoreError } from '../core/errors.ts';
 import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
 import { isStoreKey, isUserKey } from '../core/token.ts';
 import {
+  type Deadline,
   type IORedisClient,
   type NodeRedisClient,
   type RedisArgument,
@@ -151,21 +152,51 @@ function ttlOf(expiresAt: number, now: number): number {
   return Math.ceil(expiresAt - now);
 }
 
-/** Fails `operation` with a `StoreError` when it throws or outlasts `timeoutMs`. */
-async function bounded<T>(what: string, timeoutMs: number, operation: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref?.();
-  });
-  try {
-    return await Promise.race([operation, timeout]);
-  } catch (error) {
+/**
+ * Fails `operation` with a `StoreError` when it throws or outlasts `timeoutMs`. At the deadline
+ * the deadline's signal aborts too (when a command asked for it), so that node-redis drops the
+ * operation's commands still queued.
+ */
+function bounded<T>(
+  what: string,
+  timeoutMs: number,
+  operation: (deadline: Deadline) => Promise<T>,
+): Promise<T> {
+  const fail = (error: unknown): StoreError => {
     const reason = error instanceof Error ? `: ${error.message}` : '';
-    throw new StoreError('redis', `${what} failed${reason}`, { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
+    return new StoreError('redis', `${what} failed${reason}`, { cause: error });
+  };
+  return new Promise<T>((resolve, reject) => {
+    let controller: AbortController | undefined;
+    const deadline: Deadline = {
+      signal: () => {
+        controller ??= new AbortController();
+        return controller.signal;
+      },
+    };
+    const timer = setTimeout(() => {
+      const error = new Error(`no reply within ${timeoutMs} ms`);
+      reject(fail(error));
+      controller?.abort(error);
+    }, timeoutMs);
+    timer.unref?.();
+    let pending: Promise<T>;
+    try {
+      pending = operation(deadline);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(fail(error));
+      },
+    );
+  });
 }
 
 type Send = (args: RedisArgument[]) => Promise<unknown>;
@@ -203,11 +234,11 @@ async function masters(client: RedisClient, redis: RedisConnection): Promise<Sen
  */
 export function redisStore(options: RedisStoreOptions): RedisStore {
   const { prefix, timeoutMs } = checkOptions(options);
-  const redis: RedisConnection = redisConnection(options.client, timeoutMs);
+  const redis: RedisConnection = redisConnection(options.client);
   const recordKey = (key: string): string => `${prefix}${key}`;
   const indexKey = (userKey: string): string => `${prefix}user:${userKey}`;
-  const run = <T>(what: string, operation: () => Promise<T>): Promise<T> =>
-    bounded(what, timeoutMs, operation());
+  const run = <T>(what: string, operation: (deadline: Deadline) => Promise<T>): Promise<T> =>
+    bounded(what, timeoutMs, operation);
 
   /**
    * Adds `key` to its user's index. In Cluster the index and the record live in different
@@ -216,23 +247,28 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * their expiry), but a live record is never missing from it. `GT` keeps the latest expiry when
    * two writes of one record race, so a member never leaves the index before its record.
    */
-  async function index(key: string, setOptions: StoreSetOptions, now: number): Promise<void> {
+  async function index(
+    key: string,
+    setOptions: StoreSetOptions,
+    now: number,
+    deadline: Deadline,
+  ): Promise<void> {
     if (setOptions.userKey === undefined) return;
     const args = [String(now), key, String(setOptions.expiresAt), String(INDEX_MARGIN_MS)];
-    await redis.script(INDEX_ADD, indexKey(setOptions.userKey), args);
+    await redis.script(INDEX_ADD, indexKey(setOptions.userKey), args, deadline);
   }
 
   /** The index's members not yet past their expiry (their records may be gone). */
-  async function members(userKey: string): Promise<string[]> {
-    const reply = await redis.script(INDEX_LIST, indexKey(userKey), [String(Date.now())]);
+  async function members(userKey: string, deadline: Deadline): Promise<string[]> {
+    const reply = await redis.script(INDEX_LIST, indexKey(userKey), [String(Date.now())], deadline);
     const names = Array.isArray(reply) ? reply.map(String) : [];
     return names.filter((name) => isStoreKey(name));
   }
 
   // Each record is its own key, in its own slot: one command per record, sent concurrently.
-  const each = <T>(keys: string[], command: string): Promise<T[]> =>
+  const each = <T>(keys: string[], command: string, deadline: Deadline): Promise<T[]> =>
     Promise.all(
-      keys.map((key) => redis.command(recordKey(key), [command, recordKey(key)])),
+      keys.map((key) => redis.command(recordKey(key), [command, recordKey(key)], deadline)),
     ) as Promise<T[]>;
 
   /** Counts the records on one master, a SCAN page at a time (a key seen twice counts twice). */
@@ -240,17 +276,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
     let cursor = '0';
     do {
-      const page = (await bounded(
-        'stats',
-        timeoutMs,
+      const page = (await bounded('stats', timeoutMs, () =>
         send(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000']),
       )) as [unknown, unknown[]];
       cursor = String(page[0]);
       const names = page[1].map(String).filter((name) => isStoreKey(name.slice(prefix.length)));
-      const lengths = await run('stats', () =>
+      const lengths = await run('stats', (deadline) =>
         each<number>(
           names.map((name) => name.slice(prefix.length)),
           'STRLEN',
+          deadline,
         ),
       );
       for (const length of lengths.map(Number)) {
@@ -268,51 +303,53 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     prefix,
     async get(key) {
       checkKey(key);
-      return run('get', async () =>
-        toRecord(await redis.command(recordKey(key), ['GET', recordKey(key)])),
+      return run('get', async (deadline) =>
+        toRecord(await redis.command(recordKey(key), ['GET', recordKey(key)], deadline)),
       );
     },
     async set(key, record, setOptions) {
       checkKey(key);
       checkUserKey(setOptions.userKey, false);
-      await run('set', async () => {
+      await run('set', async (deadline) => {
         const now = Date.now();
         const ttl = ttlOf(setOptions.expiresAt, now);
         const name = recordKey(key);
         // A record already past its expiry must read as absent: Redis refuses a TTL of 0 or less.
         if (ttl <= 0) {
-          await redis.command(name, ['DEL', name]);
+          await redis.command(name, ['DEL', name], deadline);
           return;
         }
-        await index(key, setOptions, now);
-        await redis.command(name, ['SET', name, toBuffer(record), 'PX', String(ttl)]);
+        await index(key, setOptions, now, deadline);
+        await redis.command(name, ['SET', name, toBuffer(record), 'PX', String(ttl)], deadline);
       });
     },
     async delete(key) {
       checkKey(key);
-      await run('delete', () => redis.command(recordKey(key), ['DEL', recordKey(key)]));
+      await run('delete', (deadline) =>
+        redis.command(recordKey(key), ['DEL', recordKey(key)], deadline),
+      );
     },
     async compareAndSet(key, expected, record, setOptions) {
       checkKey(key);
       checkUserKey(setOptions.userKey, false);
-      return run('compareAndSet', async () => {
+      return run('compareAndSet', async (deadline) => {
         const now = Date.now();
         const ttl = ttlOf(setOptions.expiresAt, now);
-        if (ttl > 0) await index(key, setOptions, now);
+        if (ttl > 0) await index(key, setOptions, now, deadline);
         const args = [
           expected === undefined ? '0' : '1',
           expected === undefined ? '' : toBuffer(expected),
           toBuffer(record),
           String(ttl),
         ];
-        return (await redis.script(COMPARE_AND_SET, recordKey(key), args)) === 1;
+        return (await redis.script(COMPARE_AND_SET, recordKey(key), args, deadline)) === 1;
       });
     },
     async listByUser(userKey) {
       checkUserKey(userKey, true);
-      return run('listByUser', async () => {
-        const keys = await members(userKey);
-        const exists = await each<number>(keys, 'EXISTS');
+      return run('listByUser', async (deadline) => {
+        const keys = await members(userKey, deadline);
+        const exists = await each<number>(keys, 'EXISTS', deadline);
         return keys.filter((_, i) => exists[i] === 1);
       });
     },
@@ -320,8 +357,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       checkUserKey(userKey, true);
       // Members stay in the index until their expiry: removing them here could drop the member
       // of a record that a concurrent `set` is writing again (see `index`).
-      return run('deleteByUser', async () => {
-        const deleted = await each<number>(await members(userKey), 'DEL');
+      return run('deleteByUser', async (deadline) => {
+        const deleted = await each<number>(await members(userKey, deadline), 'DEL', deadline);
         return deleted.reduce((sum, count) => sum + count, 0);
       });
     },
