@@ -167,6 +167,38 @@ describe('express: what is special to Express', () => {
     assert.ok(errors[0] instanceof ConfigError);
   });
 
+
+  it('getSession still finds the session once the response has finished', async (t) => {
+    const seen = deferred<unknown>();
+    const { app } = await serve(t, (router, { getSession }) => {
+      router.get('/', (request, response) => {
+        getSession(request).set('visits', 1);
+        // What a logging middleware does: read the session after the response went out.
+        response.on('finish', () => {
+          try {
+            seen.resolve(getSession(request).get('visits'));
+          } catch (error) {
+            seen.resolve(error);
+          }
+        });
+        response.send('ok');
+      });
+    });
+    assert.equal((await get(app.url, '/')).status, 200);
+    assert.equal(await seen.promise, 1);
+  });
+
+  it('getSession after req.session was replaced: a ConfigError, not some other object', async (t) => {
+    const served = await serve(t, (router, { getSession }) => {
+      router.get('/', (request, response) => {
+        (request as { session?: unknown }).session = { get: () => 'forged' };
+        response.send(String(getSession(request).get('visits')));
+      });
+    });
+    assert.equal((await get(served.app.url, '/')).status, 503);
+    assert.ok(served.errors[0] instanceof ConfigError);
+    assert.match((served.errors[0] as Error).message, /do not replace req\.session/);
+  });
   it('a store failure on load reaches the Express error handler; the route never runs', async (t) => {
     let ran = false;
     const served = await serve(t, (app) => {
