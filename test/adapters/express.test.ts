@@ -167,7 +167,6 @@ describe('express: what is special to Express', () => {
     assert.ok(errors[0] instanceof ConfigError);
   });
 
-
   it('getSession still finds the session once the response has finished', async (t) => {
     const seen = deferred<unknown>();
     const { app } = await serve(t, (router, { getSession }) => {
