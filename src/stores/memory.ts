@@ -82,9 +82,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (keys?.size === 0) users.delete(entry.userKey);
   }
 
+  /**
+   * The unexpired entry of a key. The key is checked only when it is not in the map: every key in
+   * it was checked when it was written, so a well-formed key pays no check on the common path.
+   */
   function live(key: string): Entry | undefined {
     const entry = entries.get(key);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      checkKey(key);
+      return undefined;
+    }
     if (clock() >= entry.expiresAt) {
       remove(key);
       return undefined;
@@ -93,6 +100,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   function put(key: string, record: Uint8Array, setOptions: StoreSetOptions): void {
+    const entry = entries.get(key);
+    if (entry !== undefined && entry.userKey === setOptions.userKey) {
+      // The common rewrite of a session: the same entry, moved to the most recently used end.
+      entry.record = record;
+      entry.expiresAt = setOptions.expiresAt;
+      entries.delete(key);
+      entries.set(key, entry);
+      return;
+    }
     remove(key);
     entries.set(key, { record, expiresAt: setOptions.expiresAt, userKey: setOptions.userKey });
     if (setOptions.userKey !== undefined) {
@@ -108,7 +124,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return entries.size;
     },
     async get(key) {
-      checkKey(key);
       const entry = live(key);
       if (entry === undefined) return undefined;
       // Map order is the LRU order: move the record to the most recently used end.
@@ -126,7 +141,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       remove(key);
     },
     async compareAndSet(key, expected, record, setOptions) {
-      checkKey(key);
       checkUserKey(setOptions.userKey);
       const current = live(key)?.record;
       const matches =
