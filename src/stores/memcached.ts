@@ -102,6 +102,18 @@ interface Version {
   cas: Uint8Array | undefined;
 }
 
+/**
+ * What `versions` remembers of a record: never the record itself, nor a view into memcached's
+ * response. V8's young-generation collector keeps a WeakMap's values alive whatever becomes of
+ * their keys, so a value that reached its key would keep every record read until a full
+ * collection.
+ */
+interface Known {
+  key: string;
+  expiresAt: number;
+  cas: Uint8Array;
+}
+
 /** A binary-protocol request: 24-byte header, extras, key, value. */
 function encodeRequest(opcode: number, key: string, seq: number, frame: Frame): Uint8Array {
   const keyBytes = new TextEncoder().encode(key);
@@ -207,7 +219,13 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
   checkOptions(prefix, timeoutMs);
   // The version each record that `get` returned was read at, so that a compare-and-set expecting
   // that very record (as the manager does) needs no second read. Weak, so it needs no bound.
-  const versions = new WeakMap<Uint8Array, Version>();
+  const versions = new WeakMap<Uint8Array, Known>();
+
+  function remember(key: string, record: Uint8Array, expiresAt: number, cas?: Uint8Array): void {
+    if (cas === undefined) return;
+    // A copy of the 8 bytes: the response's view would keep its whole read buffer alive.
+    versions.set(record, { key, expiresAt, cas: Uint8Array.from(cas) });
+  }
 
   /** Sends one request and waits for its response, at most `timeoutMs`. */
   function send(opcode: number, key: string, frame: Frame = {}): Promise<MemcachedResponse> {
@@ -248,10 +266,12 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
 
   /** The version `expected` was read at, if this store returned it for `key`. */
   function knownVersion(key: string, expected: Uint8Array | undefined): Version | undefined {
-    const known = expected && versions.get(expected);
-    if (known?.key !== key || known.current === undefined) return undefined;
+    const known = expected === undefined ? undefined : versions.get(expected);
+    if (expected === undefined || known === undefined || known.key !== key) return undefined;
     // Past its expiry header the record reads as absent, and absent is not `expected`.
-    return clock() < known.current.expiresAt ? known : { key, current: undefined, cas: undefined };
+    return clock() < known.expiresAt
+      ? { key, current: { record: expected, expiresAt: known.expiresAt }, cas: known.cas }
+      : { key, current: undefined, cas: undefined };
   }
 
   /** Writes `record` over `version` unless memcached changed since; whether it wrote. */
@@ -268,7 +288,7 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
     const value = encodeValue(record, expiresAt);
     const written = await write(cas ? OPCODE.set : OPCODE.add, key, { extras, value, cas });
     if (written === undefined) return false;
-    versions.set(record, { key, current: { record, expiresAt }, cas: written.header.cas });
+    remember(key, record, expiresAt, written.header.cas);
     return true;
   }
 
@@ -278,7 +298,9 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
       checkKey(key);
       return run('get', async () => {
         const version = await read(prefix + key);
-        if (version.current) versions.set(version.current.record, version);
+        const { current } = version;
+        if (current !== undefined)
+          remember(version.key, current.record, current.expiresAt, version.cas);
         return version.current?.record;
       });
     },
