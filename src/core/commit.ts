@@ -174,8 +174,13 @@ export async function commitSession(
 ): Promise<string | undefined> {
   if (state.destroyed) return context.clearCookie;
   if (state.vanished) return undefined;
-  const retired = state.retired.splice(0);
-  for (const key of retired) await guard(context, 'delete', () => context.store.delete(key));
+  // Most commits retire nothing: no splice (an allocation) for them.
+  const retiring = state.retired.length > 0;
+  if (retiring) {
+    for (const key of state.retired.splice(0)) {
+      await guard(context, 'delete', () => context.store.delete(key));
+    }
+  }
   const keys = changedKeys(state);
   const now = context.options.clock();
   const opened = state.opened;
@@ -191,7 +196,7 @@ export async function commitSession(
     touch;
   const isWanted = hasData || state.issueCookie || state.userChanged;
   if (!mustWrite || (!isStored && !isWanted))
-    return retired.length > 0 ? context.clearCookie : undefined;
+    return retiring ? context.clearCookie : undefined;
 
   let base = opened;
   let expected = state.record;

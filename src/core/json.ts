@@ -117,5 +117,8 @@ function checkValue(value: unknown, path: string, depth: number, parents: object
  */
 export function assertJSON(value: unknown, path: string): void {
   if (value === undefined) refuse(value, path, 'use delete() to remove a key');
-  checkValue(value, path, 0, []);
+  // Objects need the list of their parents (for cycles); primitives, the common case, do not.
+  checkValue(value, path, 0, typeof value === 'object' && value !== null ? [] : NO_PARENTS);
 }
+
+const NO_PARENTS: object[] = [];
