@@ -183,8 +183,14 @@ export function withSession<Data extends object, R extends Request = Request, Co
       handler(request as R, session, (contexts.get(request) as { context: Context }).context),
     { ...options, onError: routeOnError(options) },
   );
-  return (request, context) => {
+  return async (request, context) => {
     contexts.set(request, { context });
-    return handle(request);
+    try {
+      return await handle(request);
+    } finally {
+      // Now rather than when the request is collected: V8's minor collections keep a WeakMap's
+      // values alive whatever becomes of their keys.
+      contexts.delete(request);
+    }
   };
 }
