@@ -6,10 +6,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { findContext } from '../core/context.ts';
 import { ConfigError } from '../core/errors.ts';
 import { compileTrustProxy, type TrustProxy } from '../core/ip.ts';
 import type { SessionManager } from '../core/manager.ts';
-import type { Session } from '../core/session.ts';
+import { Session, stateOf } from '../core/session.ts';
 import { commitBeforeHeaders, requestAddress } from './node.ts';
 
 /** Options of the Express adapter. */
@@ -82,16 +83,18 @@ export function createSessionMiddleware<Data extends object>(
   manager: SessionManager<Data>,
   options: ExpressSessionOptions = {},
 ): ExpressSessionMiddleware<Data> {
-  // The session is `req.session`, which the middleware must set anyway, recognised by a WeakSet of
-  // the sessions it made. Not a second property: Express sets the request's prototype on every
-  // request, and V8 stores properties on such an object through its slow path (see
-  // `commitBeforeHeaders`). Not a WeakMap from requests: V8's young-generation collector keeps a
-  // WeakMap's values alive whatever becomes of their keys, so every session with all it holds
-  // outlived its request until a full collection (about 8 µs per request, `bench:adapters`).
-  const made = new WeakSet<Session<Data>>();
+  // The session is `req.session`, which the middleware must set anyway, recognised as a session of
+  // this manager. Not a second property: Express sets the request's prototype on every request,
+  // and V8 stores properties on such an object through its slow path (see `commitBeforeHeaders`).
+  // Not a WeakMap from requests: V8's young-generation collector keeps a WeakMap's values alive
+  // whatever becomes of their keys, so every session with all it holds outlived its request until
+  // a full collection (about 8 µs per request, `bench:adapters`).
+  const context = findContext(manager);
   const sessionOf = (request: IncomingMessage): Session<Data> | undefined => {
     const session = (request as { session?: unknown }).session;
-    return made.has(session as Session<Data>) ? (session as Session<Data>) : undefined;
+    if (!(session instanceof Session)) return undefined;
+    // A manager not made by createSessionManager (a wrapper) has no context to compare.
+    return context === undefined || stateOf(session).context === context ? session : undefined;
   };
   const isTrusted =
     options.trustProxy === undefined ? undefined : compileTrustProxy(options.trustProxy);
@@ -119,7 +122,6 @@ export function createSessionMiddleware<Data extends object>(
       next(error);
       return;
     }
-    made.add(session);
     (request as { session?: unknown }).session = session;
     const commit = (): Promise<string | undefined> =>
       isServerError(response) ? Promise.resolve(undefined) : manager.commit(session);

@@ -72,6 +72,11 @@ export function registerContext(manager: object, context: ManagerContext): void 
   contexts.set(manager, context);
 }
 
+/** The context behind a manager, or `undefined` when it was not made by `createSessionManager`. */
+export function findContext(manager: object): ManagerContext | undefined {
+  return contexts.get(manager);
+}
+
 /** The context behind a manager created by `createSessionManager`. */
 export function contextOf(manager: object): ManagerContext {
   const context = contexts.get(manager);

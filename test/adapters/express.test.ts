@@ -187,6 +187,19 @@ describe('express: what is special to Express', () => {
     assert.equal(await seen.promise, 1);
   });
 
+  it("getSession of another manager's middleware does not take this one's session", async (t) => {
+    const other = createSessionMiddleware(
+      scenarioManager<Data>(watchedStore(), { cookie: { name: 'other' } }),
+    );
+    const served = await serve(t, (router) => {
+      router.get('/', (request, response) => {
+        response.send(String(other.getSession(request).get('visits')));
+      });
+    });
+    assert.equal((await get(served.app.url, '/')).status, 503);
+    assert.ok(served.errors[0] instanceof ConfigError);
+  });
+
   it('getSession after req.session was replaced: a ConfigError, not some other object', async (t) => {
     const served = await serve(t, (router, { getSession }) => {
       router.get('/', (request, response) => {
