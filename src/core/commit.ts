@@ -195,8 +195,7 @@ export async function commitSession(
     state.issueCookie ||
     touch;
   const isWanted = hasData || state.issueCookie || state.userChanged;
-  if (!mustWrite || (!isStored && !isWanted))
-    return retiring ? context.clearCookie : undefined;
+  if (!mustWrite || (!isStored && !isWanted)) return retiring ? context.clearCookie : undefined;
 
   let base = opened;
   let expected = state.record;
