@@ -11,7 +11,7 @@ import { compileTrustProxy, type TrustProxy } from '../core/ip.ts';
 import type { SessionManager } from '../core/manager.ts';
 import type { Session } from '../core/session.ts';
 import { CACHE_CONTROL } from './headers.ts';
-import { attachSession } from './node.ts';
+import { commitBeforeHeaders, requestAddress } from './node.ts';
 
 /** Options of the Koa adapter. */
 export interface KoaSessionOptions {
@@ -104,10 +104,15 @@ export function createSessionMiddleware<Data extends object>(
     }
     // The hook commits when something writes to ctx.res directly (ctx.respond = false, a stream
     // piped by hand); a failure there is past the middleware chain, so Koa's onerror answers.
-    const { session, hook } = await attachSession(manager, ctx.req, ctx.res, {
-      isTrusted,
-      onError: (error) => ctx.onerror(error instanceof Error ? error : new Error(String(error))),
+    const session = await manager.load(ctx.req.headers.cookie, {
+      ip: requestAddress(ctx.req, isTrusted),
+      userAgent: ctx.req.headers['user-agent'],
     });
+    const hook = commitBeforeHeaders(
+      ctx.res,
+      () => manager.commit(session),
+      (error) => ctx.onerror(error instanceof Error ? error : new Error(String(error))),
+    );
     (ctx as unknown as Record<symbol, Session<Data>>)[sessionKey] = session;
     ctx.session = session;
     try {
