@@ -88,7 +88,7 @@ export function createSessionMiddleware<Data extends object>(
   // and V8 stores properties on such an object through its slow path (see `commitBeforeHeaders`).
   // Not a WeakMap from requests: V8's young-generation collector keeps a WeakMap's values alive
   // whatever becomes of their keys, so every session with all it holds outlived its request until
-  // a full collection (about 8 µs per request, `bench:adapters`).
+  // a full collection (about 8 µs per request on the Express server of `bench:adapters`).
   const context = findContext(manager);
   const sessionOf = (request: IncomingMessage): Session<Data> | undefined => {
     const session = (request as { session?: unknown }).session;

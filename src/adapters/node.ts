@@ -267,7 +267,8 @@ export class ResponseHold {
    * than when the response is collected: V8's young-generation collector keeps a `WeakMap`'s
    * values alive whatever becomes of their keys, and this hold reaches the response, the request
    * and the session. Left in the map, every finished request was copied by minor collections and
-   * promoted to wait for a full one (about 20 µs per request on Express, `bench:adapters`).
+   * promoted to wait for a full one (about 20 µs per request on the Express server of
+   * `bench:adapters`).
    */
   #pass(): void {
     this.#phase = 'passing';
