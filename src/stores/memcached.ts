@@ -266,8 +266,9 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
 
   /** The version `expected` was read at, if this store returned it for `key`. */
   function knownVersion(key: string, expected: Uint8Array | undefined): Version | undefined {
-    const known = expected === undefined ? undefined : versions.get(expected);
-    if (expected === undefined || known === undefined || known.key !== key) return undefined;
+    if (expected === undefined) return undefined;
+    const known = versions.get(expected);
+    if (known === undefined || known.key !== key) return undefined;
     // Past its expiry header the record reads as absent, and absent is not `expected`.
     return clock() < known.expiresAt
       ? { key, current: { record: expected, expiresAt: known.expiresAt }, cas: known.cas }
