@@ -8,7 +8,10 @@
  *    (`/read`: sessions loaded, not changed), where pithos skips the write and the floor does
  *    the GET or SELECT alone. The `-crypto` floors add to the raw commands the irreducible crypto
  *    and JSON work of a cycle (`recordWork` in `bench/floor.ts`) on a real sealed record: the
- *    share of the floor they reach is the most any store that encrypts sessions can reach.
+ *    share of the floor they reach is the most any store that encrypts sessions can reach. The
+ *    `-cas-crypto` floors also write by compare-and-set, as issue 3 requires of every store (a
+ *    Lua script over GET + SET on Redis, an `UPDATE … WHERE version =` on PostgreSQL): the share
+ *    they reach is the most any store meeting the issue's requirements can reach.
  *    The `-prepared` PostgreSQL servers send named prepared statements (pithos's `prepare: true`,
  *    and the floor's same two statements named).
  * 2. Filesystem: pithos's fs store behind Express (`pithos/express`) next to session-file-store
@@ -78,9 +81,11 @@ const ALL_MODES = [
   'pithos-redis',
   'floor-redis',
   'floor-redis-crypto',
+  'floor-redis-cas-crypto',
   'pithos-postgres',
   'floor-postgres',
   'floor-postgres-crypto',
+  'floor-postgres-cas-crypto',
   'pithos-postgres-prepared',
   'floor-postgres-prepared',
   'pithos-fs',
@@ -239,6 +244,16 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
         ['floor-redis', '/'],
       ),
       compare(
+        'redis change: floor GET+compare-and-set with crypto / floor GET+SET (the most a store meeting issue 3 reaches)',
+        ['floor-redis-cas-crypto', '/'],
+        ['floor-redis', '/'],
+      ),
+      compare(
+        'redis change: pithos / floor GET+compare-and-set with crypto',
+        ['pithos-redis', '/'],
+        ['floor-redis-cas-crypto', '/'],
+      ),
+      compare(
         'redis change: pithos / floor GET+SET with crypto',
         ['pithos-redis', '/'],
         ['floor-redis-crypto', '/'],
@@ -264,6 +279,16 @@ function reportHTTP(cases: Case[], created: Map<string, number>, recordSize: num
         'postgres change: floor SELECT+upsert with crypto / without (the most any encrypted store reaches)',
         ['floor-postgres-crypto', '/'],
         ['floor-postgres', '/'],
+      ),
+      compare(
+        'postgres change: floor SELECT+compare-and-set with crypto / floor SELECT+upsert (the most a store meeting issue 3 reaches)',
+        ['floor-postgres-cas-crypto', '/'],
+        ['floor-postgres', '/'],
+      ),
+      compare(
+        'postgres change: pithos / floor SELECT+compare-and-set with crypto',
+        ['pithos-postgres', '/'],
+        ['floor-postgres-cas-crypto', '/'],
       ),
       compare(
         'postgres change: pithos / floor SELECT+upsert with crypto',
