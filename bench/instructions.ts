@@ -1,6 +1,8 @@
 /**
  * Machine instructions per load+change+commit cycle (memory store, native crypto, 200 B of data),
- * counted by valgrind's callgrind rather than timed: `npm run bench:instructions`.
+ * counted by valgrind's callgrind rather than timed: `npm run bench:instructions`. Next to it, the
+ * same count for the floor's cycle (`floorRequestWork` in `bench/floor.ts`: the irreducible work
+ * that `bench:http`'s floor server does per request, on records in a `Map`).
  *
  * Timings on this kind of machine move by 10 to 40 % between runs; an instruction count does not
  * depend on what else the machine is doing. It runs the cycle twice under callgrind, for two
@@ -17,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createSessionManager, type Session } from '../dist/index.js';
 import { memoryStore } from '../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
+import { floorRequestWork } from './floor.ts';
 
 const NODE_FLAGS = [
   '--single-threaded',
@@ -48,8 +51,21 @@ async function runCycles(cycles: number): Promise<void> {
   }
 }
 
+/** The child: `cycles` of the floor's cycle over a pool of records, one await each as pithos. */
+async function runFloorCycles(cycles: number): Promise<void> {
+  const work = floorRequestWork(sampleData(200));
+  const cookies = Array.from({ length: SESSIONS }, (_, i) => `${i}`.padStart(64, '0'));
+  for (const cookie of cookies) work(cookie);
+  for (let i = 0; i < cycles; i++) {
+    work(cookies[i % SESSIONS] as string);
+    await undefined;
+  }
+}
+
+type Mode = 'cycles' | 'floor';
+
 /** Total instructions callgrind counted for a child running `cycles` cycles. */
-function countInstructions(cycles: number): number {
+function countInstructions(mode: Mode, cycles: number): number {
   const script = fileURLToPath(import.meta.url);
   const child = spawnSync(
     'valgrind',
@@ -61,7 +77,7 @@ function countInstructions(cycles: number): number {
       '--import',
       'tsx',
       script,
-      'cycles',
+      mode,
       String(cycles),
     ],
     { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
@@ -75,15 +91,26 @@ function countInstructions(cycles: number): number {
 
 if (process.argv[2] === 'cycles') {
   await runCycles(Number(process.argv[3]));
+} else if (process.argv[2] === 'floor') {
+  await runFloorCycles(Number(process.argv[3]));
 } else {
   const [short, long] = (process.env.BENCH_INSTRUCTIONS_CYCLES ?? '5000,25000')
     .split(',')
     .map(Number) as [number, number];
   const started = Date.now();
-  const perCycle = (countInstructions(long) - countInstructions(short)) / (long - short);
+  const perCycle = (mode: Mode): number =>
+    (countInstructions(mode, long) - countInstructions(mode, short)) / (long - short);
+  const pithos = perCycle('cycles');
+  const floor = perCycle('floor');
   console.log(`node ${process.version}, ${NODE_FLAGS.join(' ')}`);
   console.log(
-    `load+change+commit, memory store, native crypto, 200 B: ${Math.round(perCycle)} instructions per cycle ` +
-      `(callgrind, ${short} and ${long} cycles differenced, ${Math.round((Date.now() - started) / 1000)} s)`,
+    `load+change+commit, memory store, native crypto, 200 B: ${Math.round(pithos)} instructions per cycle`,
+  );
+  console.log(
+    `the floor's cycle (bench:http's floor server, without HTTP): ${Math.round(floor)} instructions; ` +
+      `pithos ${(pithos / floor).toFixed(2)}× the floor`,
+  );
+  console.log(
+    `(callgrind, ${short} and ${long} cycles differenced, ${Math.round((Date.now() - started) / 1000)} s)`,
   );
 }
