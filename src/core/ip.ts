@@ -112,7 +112,8 @@ export function compileTrustProxy(trust: TrustProxy | undefined): (address: stri
     const [address = '', bits] = entry.split('/');
     const bytes = parseIP(address);
     const max = bytes?.length === 4 ? 32 : 128;
-    const prefix = bits === undefined ? max : Number(bits);
+    // Digits only: Number() reads '', ' ' and '-0' as 0, a prefix that would trust every address.
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
     if (bytes === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
       throw new ConfigError(`trustProxy: ${JSON.stringify(entry)} is not an address or CIDR range`);
     }

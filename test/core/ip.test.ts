@@ -135,6 +135,21 @@ describe('sameNetwork', () => {
 describe('clientAddress with compileTrustProxy', () => {
   const trusted = compileTrustProxy(['10.0.0.0/8', '::1', '2001:db8:ffff::/48']);
 
+  it('refuses a range whose prefix is not digits (Number() would read it as /0)', () => {
+    for (const entry of [
+      '10.0.0.0/',
+      '10.0.0.1/-0',
+      '10.0.0.1/ ',
+      '10.0.0.1/+8',
+      '::1/',
+      '10.0.0.1/0x8',
+    ]) {
+      assert.throws(() => compileTrustProxy([entry]), ConfigError, entry);
+    }
+    const zero = compileTrustProxy(['0.0.0.0/0']);
+    assert.equal(zero('203.0.113.9'), true, 'an explicit /0 still means every address');
+  });
+
   it('ignores X-Forwarded-For from an untrusted peer', () => {
     assert.equal(clientAddress('198.51.100.9', '1.2.3.4', trusted), '198.51.100.9');
     assert.equal(
