@@ -70,12 +70,25 @@ function checkObject(value: object, path: string, depth: number, parents: object
   if (depth > MAX_DEPTH) refuse(value, path, `nesting deeper than ${MAX_DEPTH} levels`);
   if (parents.includes(value)) refuse(value, path, 'it contains a cycle');
   parents.push(value);
+  // JSON.stringify skips symbol keys without a word: refuse them rather than lose them.
+  for (const symbol of Object.getOwnPropertySymbols(value)) {
+    if (Object.prototype.propertyIsEnumerable.call(value, symbol)) {
+      refuse(value, path, `JSON cannot hold its symbol key ${symbol.toString()}`);
+    }
+  }
   if (Array.isArray(value)) {
+    // A subclass comes back as a plain array, without its methods.
+    if (Object.getPrototypeOf(value) !== Array.prototype) refuse(value, path);
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
       if (item === undefined)
         refuse(item, `${path}[${i}]`, 'arrays cannot hold undefined or holes');
       checkValue(item, `${path}[${i}]`, depth + 1, parents);
+    }
+    // Every index holds a value (checked above), so more keys than items are named properties,
+    // which JSON.stringify leaves out of an array.
+    if (Object.keys(value).length !== value.length) {
+      refuse(value, path, 'JSON keeps only the items of an array, not its named properties');
     }
   } else {
     const proto = Object.getPrototypeOf(value);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createSessionManager, DataError } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/memory.ts';
-import { SECRET, setup, storedSession } from './helpers.ts';
+import { cookieFrom, SECRET, setup, storedSession } from './helpers.ts';
 
 function isDataError(code: 'DATA_NOT_JSON' | 'DATA_TOO_LARGE') {
   return (error: unknown): boolean => {
@@ -20,6 +20,8 @@ const cyclic: Record<string, unknown> = { a: 1 };
 cyclic.self = cyclic;
 const sparse: number[] = [1];
 sparse[2] = 3;
+class Cart extends Array<string> {}
+const tagged = Object.assign(['a'], { note: 'gift' });
 
 const REFUSED: [string, unknown][] = [
   ['a function', () => 1],
@@ -37,7 +39,23 @@ const REFUSED: [string, unknown][] = [
   ['a cycle', cyclic],
   ['a nested function', { list: [{ ok: true, run: () => 0 }] }],
   ['undefined itself', undefined],
+  ['a subclass of Array', Cart.from(['apple'])],
+  ['an array with a named property', tagged],
+  ['a symbol key', { a: 1, [Symbol('s')]: 2 }],
+  ['a symbol key deep inside', { list: [{ [Symbol.for('x')]: true }] }],
 ];
+
+describe('what JSON cannot see is not a change', () => {
+  it('accepts a non-enumerable symbol key (metadata JSON never carried)', async () => {
+    const fixture = setup();
+    const value = { a: 1 };
+    Object.defineProperty(value, Symbol('meta'), { value: 'x', enumerable: false });
+    const session = await fixture.manager.load(undefined);
+    session.set('key', value as never);
+    const reloaded = await fixture.manager.load(cookieFrom(await fixture.manager.commit(session)));
+    assert.deepEqual(reloaded.get('key'), { a: 1 });
+  });
+});
 
 describe('set refuses what JSON cannot carry', () => {
   for (const [label, value] of REFUSED) {
