@@ -73,6 +73,11 @@ export function createKeyring(
   if (options.secret !== undefined && options.secrets !== undefined) {
     throw new ConfigError('give either `secret` or `secrets`, not both');
   }
+  if (options.secrets !== undefined && !Array.isArray(options.secrets)) {
+    throw new ConfigError(
+      '`secrets` must be an array (newest first); for one secret, pass `secret` or `secrets: [value]`',
+    );
+  }
   const secrets = options.secrets ?? (options.secret === undefined ? [] : [options.secret]);
   if (secrets.length === 0) {
     throw new ConfigError(`a server secret is required (\`secret\` or \`secrets\`): ${HOW_TO}`);

@@ -50,7 +50,11 @@ export interface SessionManager<Data extends object> {
    * headers leave.
    */
   commit(session: Session<Data>): Promise<string | undefined>;
-  /** Gives the session a new ID and key now, deleting the old record; the data is kept. */
+  /**
+   * Gives the session a new ID and key now, deleting the old record; the data is kept, with the
+   * changes other requests committed meanwhile. A session that another request destroyed
+   * meanwhile becomes a new empty one instead: a destroyed session never comes back.
+   */
   regenerate(session: Session<Data>): Promise<void>;
   /** Deletes the session's record now; the next commit clears the cookie, and nothing brings it back. */
   destroy(session: Session<Data>): Promise<void>;
@@ -148,7 +152,9 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     store: options.store,
     load,
     commit: (session) => commitSession(context, stateOf(session)),
-    regenerate: (session) => regenerateState(stateOf(session)),
+    regenerate: async (session) => {
+      await regenerateState(stateOf(session));
+    },
     destroy: (session) => destroyState(stateOf(session)),
     async prune() {
       const store = context.store;
@@ -157,7 +163,9 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
       return guard(context, 'prune', () => prune());
     },
     async close() {
-      await context.store.close?.();
+      const store = context.store;
+      const close = store.close?.bind(store);
+      if (close !== undefined) await guard(context, 'close', () => close());
     },
     on: (type, listener) => context.events.on(type, listener),
     clearCookie: () => context.clearCookie,

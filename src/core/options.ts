@@ -68,12 +68,25 @@ export interface ResolvedOptions {
   maxCommitAttempts: number;
 }
 
+/** The longest timeout accepted, in seconds: 100 years (longer ones overflow the sealed times). */
+const MAX_SECONDS = 100 * 365.25 * 86_400;
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(
-      `${name} must be a positive number of seconds (or bytes), got ${String(value)}`,
-    );
+    throw new ConfigError(`${name} must be a positive number of seconds, got ${String(value)}`);
+  }
+  if (value > MAX_SECONDS) {
+    throw new ConfigError(`${name} must be at most ${MAX_SECONDS} seconds (100 years)`);
+  }
+  return value;
+}
+
+/** A whole number of at least 1 (a count, a size in bytes). */
+function whole(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(`${name} must be a whole number of at least 1, got ${String(value)}`);
   }
   return value;
 }
@@ -125,9 +138,9 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     idleTimeout,
     absoluteTimeoutMs: absoluteTimeout * 1000,
     touchIntervalMs: touchInterval * 1000,
-    maxDataBytes: Math.floor(positive('maxDataBytes', options.maxDataBytes, 65_536)),
+    maxDataBytes: whole('maxDataBytes', options.maxDataBytes, 65_536),
     binding: resolveBinding(options.bindIP),
     clock: options.clock ?? Date.now,
-    maxCommitAttempts: Math.floor(positive('maxCommitAttempts', options.maxCommitAttempts, 100)),
+    maxCommitAttempts: whole('maxCommitAttempts', options.maxCommitAttempts, 100),
   };
 }

@@ -64,6 +64,16 @@ describe('secret validation', () => {
     assertConfigError(() => construct({ secrets: [] }), 'CONFIG_INVALID', HOW_TO);
   });
 
+  it('refuses `secrets` given as a string instead of an array, without echoing it', () => {
+    assert.throws(
+      () => construct({ secrets: SECRET as never }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /must be an array/.test(error.message) &&
+        !error.message.includes(SECRET),
+    );
+  });
+
   it('refuses `secret` and `secrets` together, and duplicates', () => {
     assertConfigError(
       () => construct({ secret: SECRET, secrets: [OTHER_SECRET] }),

@@ -1,0 +1,63 @@
+/** The manager's numeric options, and its close(). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  ConfigError,
+  createSessionManager,
+  type SessionManagerOptions,
+  StoreError,
+} from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+import { SECRET } from './helpers.ts';
+
+function construct(options: Partial<SessionManagerOptions>): void {
+  createSessionManager({ store: memoryStore(), secret: SECRET, ...options });
+}
+
+describe('numeric options', () => {
+  it('refuses counts and sizes that are not whole numbers of at least 1', () => {
+    for (const value of [0, 0.5, 1.5, -1, Number.NaN, Number.POSITIVE_INFINITY, '10' as never]) {
+      assert.throws(() => construct({ maxCommitAttempts: value }), ConfigError, String(value));
+      assert.throws(() => construct({ maxDataBytes: value }), ConfigError, String(value));
+    }
+    construct({ maxCommitAttempts: 1, maxDataBytes: 1 });
+  });
+
+  it('refuses timeouts past 100 years, which would overflow the sealed deadlines', () => {
+    assert.throws(() => construct({ absoluteTimeout: 1e306 }), /at most/);
+    assert.throws(() => construct({ idleTimeout: 1e12 }), /at most/);
+    construct({ absoluteTimeout: 100 * 365 * 86_400, idleTimeout: 365 * 86_400 });
+  });
+
+  it('a long absolute timeout still gives sessions that load', async () => {
+    const manager = createSessionManager({
+      store: memoryStore(),
+      secret: SECRET,
+      absoluteTimeout: 99 * 365 * 86_400,
+    });
+    const session = await manager.load(undefined);
+    session.set('a', 1);
+    const setCookie = (await manager.commit(session)) as string;
+    const loaded = await manager.load(setCookie.slice(0, setCookie.indexOf(';')));
+    assert.equal(loaded.get('a'), 1);
+  });
+});
+
+describe('manager.close', () => {
+  it("wraps the store's failure in a StoreError naming the store", async () => {
+    const store = {
+      ...memoryStore(),
+      name: 'flaky',
+      close: async () => {
+        throw new Error('socket hang up');
+      },
+    };
+    const manager = createSessionManager({ store, secret: SECRET });
+    await assert.rejects(manager.close(), (error: unknown) => {
+      assert.ok(error instanceof StoreError);
+      assert.match(error.message, /flaky/);
+      assert.equal((error.cause as Error).message, 'socket hang up');
+      return true;
+    });
+  });
+});
