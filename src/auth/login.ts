@@ -83,7 +83,9 @@ export async function login<Data extends object>(
   const keep = new Set<string>(options.keep ?? []);
   for (const key of Object.keys(state.data))
     if (!keep.has(key)) session.delete(key as keyof Data & string);
-  await regenerateState(state);
+  // A login starts from this request's data only (the keys it keeps), never from what other
+  // requests wrote to the anonymous session meanwhile.
+  await regenerateState(state, false);
   const now = state.context.options.clock();
   state.user = { ...bind(state.context, userID, checkvalue), a: now };
   if (extra !== undefined) state.user.e = extra;
@@ -136,7 +138,8 @@ export async function keepLogin(
     await destroyState(state);
     return;
   }
-  await regenerateState(state);
+  // Logged out (or rotated) by another request meanwhile: nothing to keep.
+  if (!(await regenerateState(state))) return;
   state.user = { ...state.user, ...bind(state.context, userID, newCheckvalue) };
   state.userChanged = true;
 }
@@ -156,7 +159,8 @@ export async function elevate(session: AnySession): Promise<void> {
   const state = liveState(session, 'elevate');
   if (state.user === undefined)
     throw new PithosError('CONFIG_INVALID', 'elevate() needs a logged-in session');
-  await regenerateState(state);
-  state.user = { ...state.user, a: state.context.options.clock() };
+  // Logged out (or rotated) by another request meanwhile: nobody to elevate any more.
+  if (!(await regenerateState(state))) return;
+  state.user = { ...(state.user as UserBinding), a: state.context.options.clock() };
   state.userChanged = true;
 }

@@ -17,7 +17,7 @@ import {
   type RecordMeta,
   sealText,
 } from './record.ts';
-import type { SessionState } from './session.ts';
+import { type SessionState, snapshotOf } from './session.ts';
 import { deriveSessionKey, generateToken, type Token } from './token.ts';
 import { type UserBinding, writeDevice } from './user.ts';
 
@@ -34,7 +34,7 @@ function changedKeys(state: SessionState): Set<string> {
     if (keys.has(key)) continue;
     const value = state.data[key];
     assertJSON(value, key);
-    if (JSON.stringify(value) !== snapshot) keys.add(key);
+    if (JSON.stringify(value) !== snapshotOf(state, key, snapshot)) keys.add(key);
   }
   return keys;
 }
@@ -43,6 +43,30 @@ function changedKeys(state: SessionState): Set<string> {
 function hasKeys(object: object): boolean {
   for (const key in object) if (Object.hasOwn(object, key)) return true;
   return false;
+}
+
+/**
+ * After a commit: the object values the application saw (snapshots) or set (changed keys) get a
+ * `null` snapshot, compared with the committed payload `text` if the request commits again.
+ */
+function watchCommitted(state: SessionState, data: Record<string, unknown>, text: string): void {
+  const { snapshots } = state;
+  let watched = false;
+  for (const key of snapshots.keys()) {
+    if (typeof data[key] === 'object' && data[key] !== null) {
+      snapshots.set(key, null);
+      watched = true;
+    } else {
+      snapshots.delete(key);
+    }
+  }
+  for (const key of state.changed) {
+    if (Object.hasOwn(data, key) && typeof data[key] === 'object' && data[key] !== null) {
+      snapshots.set(key, null);
+      watched = true;
+    }
+  }
+  state.committedText = watched ? text : undefined;
 }
 
 function hasFlashChanges(state: SessionState): boolean {
@@ -197,7 +221,7 @@ export async function commitSession(
   const isWanted = hasData || state.issueCookie || state.userChanged;
   if (!mustWrite || (!isStored && !isWanted)) return retiring ? context.clearCookie : undefined;
 
-  let base = opened;
+  let base = state.latest ?? opened;
   let expected = state.record;
   for (let attempt = 0; attempt < context.options.maxCommitAttempts; attempt++) {
     const token = state.token ?? generateToken(context.crypto);
@@ -241,15 +265,18 @@ export async function commitSession(
       state.token = token;
       state.record = record;
       state.opened = { meta, data, serverKey: sealing, sessionKey, storeKey: token.storeKey };
+      state.latest = undefined;
       state.duration = undefined;
       if (hasKeys(state.flashIn)) state.flashIn = {};
       if (hasKeys(state.flashOut)) state.flashOut = {};
       state.forceWrite = false;
       state.user = meta.u as UserBinding | undefined;
       state.userChanged = false;
+      // Values the application saw or set may still change through the references it holds, and
+      // a later commit of this request must see that: they are compared with this commit's JSON.
+      watchCommitted(state, data, text);
       // clear() allocates a new table even when there is nothing to clear.
       if (state.changed.size > 0) state.changed.clear();
-      if (state.snapshots.size > 0) state.snapshots.clear();
       if (state.flashRead.size > 0) state.flashRead.clear();
       state.issueCookie = false;
       return sendCookie

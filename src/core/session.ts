@@ -15,8 +15,14 @@ import { deviceStoreKey, type UserBinding } from './user.ts';
 /** What the manager knows about a session beyond its data. Internal. */
 export interface SessionState {
   data: Record<string, unknown>;
-  /** JSON of object values at the moment the application first saw them, by key. */
-  snapshots: Map<string, string>;
+  /**
+   * JSON of object values at the moment the application first saw them, by key; `null` for
+   * values it saw before the last commit, whose JSON is the one that commit wrote (see
+   * `snapshotOf`).
+   */
+  snapshots: Map<string, string | null>;
+  /** The payload JSON of this request's last commit, read only when a `null` snapshot is compared. */
+  committedText: string | undefined;
   /** Keys the application set or deleted. */
   changed: Set<string>;
   /** The token, once the session has one (loaded, or issued at its first write). */
@@ -24,6 +30,11 @@ export interface SessionState {
   /** The record as loaded or last written: the expected value for compare-and-set. */
   record: Uint8Array | undefined;
   opened: OpenedRecord | undefined;
+  /**
+   * A newer record of this session than `opened`, found by `regenerate`: the next commit applies
+   * this request's changes onto it.
+   */
+  latest: OpenedRecord | undefined;
   /** The client address given to `load`. */
   ip: string | undefined;
   /** Store keys to delete at commit (after `reset`). */
@@ -77,10 +88,12 @@ export function newState(
   return {
     data: opened?.data ?? {},
     snapshots: new Map(),
+    committedText: undefined,
     changed: new Set(),
     token,
     record,
     opened,
+    latest: undefined,
     ip: origin.ip,
     retired: [],
     duration: undefined,
@@ -99,6 +112,23 @@ export function newState(
 }
 
 type Key<Data> = keyof Data & string;
+
+/**
+ * The JSON a value had when the application first saw it. For values it saw before an earlier
+ * commit of this request, that is the JSON the commit wrote: read from its payload on demand, since
+ * a second commit in one request is rare and the first one should not pay for it.
+ */
+export function snapshotOf(
+  state: SessionState,
+  key: string,
+  snapshot: string | null,
+): string | undefined {
+  if (snapshot !== null) return snapshot;
+  const payload = JSON.parse(state.committedText as string) as { d: Record<string, unknown> };
+  const committed = Object.hasOwn(payload.d, key) ? JSON.stringify(payload.d[key]) : undefined;
+  if (committed !== undefined) state.snapshots.set(key, committed);
+  return committed;
+}
 
 /** Refuses `__proto__`, which an assignment would turn into the data object's prototype. */
 function assertKey(key: string): void {
@@ -203,7 +233,12 @@ export class Session<Data extends object> {
     const state = this.#state;
     if (state.changed.size > 0 || state.forceWrite) return true;
     for (const [key, snapshot] of state.snapshots) {
-      if (JSON.stringify(state.data[key]) !== snapshot) return true;
+      try {
+        if (JSON.stringify(state.data[key]) !== snapshotOf(state, key, snapshot)) return true;
+      } catch {
+        // A value JSON cannot hold any more (a cycle, a BigInt): changed, and refused at commit.
+        return true;
+      }
     }
     return false;
   }
@@ -237,7 +272,12 @@ export class Session<Data extends object> {
         state.retired.push(deviceStoreKey(state.context, state.token.storeKey));
       }
     }
-    Object.assign(state, newState(state), { retired: state.retired });
+    // A destroyed (or vanished) session stays so: reset() must not let a later write bring it back.
+    Object.assign(state, newState(state), {
+      retired: state.retired,
+      destroyed: state.destroyed,
+      vanished: state.vanished,
+    });
   }
 
   /** Keeps a JSON value for the next request, where `getFlash` reads it once. */

@@ -209,3 +209,114 @@ describe('manager.destroy', () => {
     assert.equal(await fixture.manager.commit(session), fixture.manager.clearCookie());
   });
 });
+
+describe('regenerate next to other requests of the same session', () => {
+  it('a concurrent destroy wins: the regenerated session comes back empty, with no record', async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { name: 'alice' });
+    const a = await fixture.manager.load(cookie);
+    const b = await fixture.manager.load(cookie);
+    await fixture.manager.destroy(b);
+    await fixture.manager.commit(b);
+    await fixture.manager.regenerate(a);
+    assert.equal(a.get('name'), undefined);
+    assert.equal(a.isNew, true);
+    assert.equal(await fixture.manager.commit(a), undefined);
+    assert.equal(fixture.memory.size, 0);
+  });
+
+  it('after a concurrent destroy, what is set next starts a brand-new session', async () => {
+    const fixture = setup<Data>();
+    const { cookie, token } = await storedSession(fixture, { name: 'alice' });
+    const a = await fixture.manager.load(cookie);
+    await fixture.manager.destroy(await fixture.manager.load(cookie));
+    await fixture.manager.regenerate(a);
+    a.set('visits', 1);
+    const setCookie = await fixture.manager.commit(a);
+    assert.notEqual(tokenFrom(setCookie), token);
+    const renewed = await fixture.manager.load(cookieFrom(setCookie));
+    assert.deepEqual(Object.fromEntries(renewed.entries()), { visits: 1 });
+  });
+
+  it("keeps another request's committed change, and this request's own", async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { name: 'light' });
+    const a = await fixture.manager.load(cookie);
+    const b = await fixture.manager.load(cookie);
+    b.set('cart', ['book']);
+    await fixture.manager.commit(b);
+    a.set('name', 'dark');
+    await fixture.manager.regenerate(a);
+    const renewed = await fixture.manager.load(cookieFrom(await fixture.manager.commit(a)));
+    assert.deepEqual(Object.fromEntries(renewed.entries()), { name: 'dark', cart: ['book'] });
+    assert.equal(fixture.memory.size, 1, 'only the new record is left');
+  });
+});
+
+describe('destroy, then reset', () => {
+  it('writes nothing: reset() does not undo a destroy', async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { name: 'alice' });
+    const session = await fixture.manager.load(cookie);
+    await fixture.manager.destroy(session);
+    session.reset();
+    session.set('name', 'mallory');
+    fixture.store.resetCounts();
+    assert.equal(await fixture.manager.commit(session), fixture.manager.clearCookie());
+    assert.equal(fixture.store.writes(), 0);
+    assert.equal(fixture.memory.size, 0);
+  });
+});
+
+describe('a second commit in one request', () => {
+  it('saves changes made after the first commit inside a value read before it', async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { cart: [] });
+    const session = await fixture.manager.load(cookie);
+    const cart = session.get('cart') as string[];
+    cart.push('a');
+    await fixture.manager.commit(session);
+    assert.equal(session.isModified, false);
+    cart.push('b');
+    assert.equal(session.isModified, true);
+    await fixture.manager.commit(session);
+    assert.deepEqual((await fixture.manager.load(cookie)).get('cart'), ['a', 'b']);
+  });
+
+  it('saves changes made after the first commit inside a value that was set', async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { visits: 1 });
+    const session = await fixture.manager.load(cookie);
+    const cart: string[] = ['a'];
+    session.set('cart', cart);
+    await fixture.manager.commit(session);
+    cart.push('b');
+    await fixture.manager.commit(session);
+    assert.deepEqual((await fixture.manager.load(cookie)).get('cart'), ['a', 'b']);
+  });
+
+  it('does not write again when nothing changed since the first commit', async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { cart: ['a'] });
+    const session = await fixture.manager.load(cookie);
+    (session.get('cart') as string[]).push('b');
+    session.set('name', 'x');
+    await fixture.manager.commit(session);
+    fixture.store.resetCounts();
+    assert.equal(session.isModified, false);
+    assert.equal(await fixture.manager.commit(session), undefined);
+    assert.equal(fixture.store.writes(), 0);
+  });
+});
+
+describe('isModified', () => {
+  it('never throws, even when a value read became a cycle; the commit refuses it', async () => {
+    const fixture = setup<Data>();
+    const { cookie } = await storedSession(fixture, { user: { id: 1 } });
+    const session = await fixture.manager.load(cookie);
+    const user = session.get('user') as unknown as Record<string, unknown>;
+    user.self = user;
+    assert.equal(session.isModified, true);
+    await assert.rejects(fixture.manager.commit(session), { code: 'DATA_NOT_JSON' });
+  });
+});
