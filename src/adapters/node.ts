@@ -127,6 +127,62 @@ const WRAPPERS = Object.fromEntries(
 /** The holds of responses whose wrappers sit on a shared prototype (see `prototypeWrappers`). */
 const sharedHolds = new WeakMap<object, ResponseHold>();
 
+type HeaderMethod = 'setHeader' | 'appendHeader' | 'removeHeader';
+const HEADER_METHODS: readonly HeaderMethod[] = ['setHeader', 'appendHeader', 'removeHeader'];
+
+/** The hold of a response, wherever its wrappers sit. */
+function holdOf(response: object): ResponseHold | undefined {
+  return (response as { [HOLD]?: ResponseHold })[HOLD] ?? sharedHolds.get(response);
+}
+
+function inheritedGetter(prototype: object, name: string): (this: unknown) => unknown {
+  for (let at: object | null = prototype; at !== null; at = Object.getPrototypeOf(at)) {
+    const getter = Object.getOwnPropertyDescriptor(at, name)?.get;
+    if (getter !== undefined) return getter;
+  }
+  throw new Error(`pithos: ServerResponse has no ${name} getter`);
+}
+
+let guardsInstalled = false;
+
+/**
+ * Once per process, on `ServerResponse.prototype`: while a response's calls are held, it reports
+ * `headersSent` (and, once an `end` is held, `writableEnded`) as node would after those calls,
+ * and ignores header changes, which node would refuse then. So an error handler that checks
+ * `headersSent` after a handler began to respond takes its "already sent" branch instead of
+ * writing a second response into the held one, and a second `res.send()` cannot change the
+ * held response's `Content-Length`. Responses without a hold behave exactly as before.
+ */
+function installGuards(): void {
+  if (guardsInstalled) return;
+  guardsInstalled = true;
+  const prototype = ServerResponse.prototype as unknown as Record<HeaderMethod, AnyFunction>;
+  for (const name of HEADER_METHODS) {
+    const original = prototype[name];
+    prototype[name] = function (this: ServerResponse, ...args: unknown[]): unknown {
+      if (holdOf(this)?.isHolding() === true) return name === 'removeHeader' ? undefined : this;
+      return original.apply(this, args);
+    };
+  }
+  const guard = (
+    name: 'headersSent' | 'writableEnded',
+    whileHeld: (hold: ResponseHold) => boolean,
+  ) => {
+    const getter = inheritedGetter(prototype, name);
+    Object.defineProperty(prototype, name, {
+      configurable: true,
+      enumerable: true,
+      get(this: ServerResponse): unknown {
+        const hold = holdOf(this);
+        if (hold?.isHolding() && whileHeld(hold)) return true;
+        return getter.call(this);
+      },
+    });
+  };
+  guard('headersSent', () => true);
+  guard('writableEnded', (hold) => hold.endIsHeld());
+}
+
 /** Per patched prototype: its wrappers, and the methods they pass calls through to. */
 interface PrototypeWrappers {
   wrappers: Record<Method, AnyFunction>;
@@ -203,6 +259,22 @@ function prototypeWrappers(response: ServerResponse): PrototypeWrappers | undefi
   return chain;
 }
 
+/**
+ * A call made after the response's `end` was held: dropped, as node drops it after `end`, except
+ * that no `'error'` event is emitted (node emits one, and with no listener the process exits): a
+ * `write` callback gets the error instead.
+ */
+function afterEnd(response: ServerResponse, name: Method, args: unknown[]): unknown {
+  const callback = args.findLast((arg) => typeof arg === 'function') as AnyFunction | undefined;
+  if (callback !== undefined && (name === 'write' || name === 'end')) {
+    const error = Object.assign(new Error('write after end'), {
+      code: 'ERR_STREAM_WRITE_AFTER_END',
+    });
+    process.nextTick(callback, error);
+  }
+  return name === 'write' ? false : response;
+}
+
 /** What `commitBeforeHeaders` returns: the state of one held response. */
 export class ResponseHold {
   readonly #response: ServerResponse;
@@ -216,6 +288,9 @@ export class ResponseHold {
   // absorbing: the commit failed and the error response went out, later calls are dropped.
   #phase: 'armed' | 'holding' | 'passing' | 'absorbing' = 'armed';
   #ended = false;
+  /** The status when the first call was held: what node would have sent. */
+  #statusCode = 200;
+  #statusMessage: string | undefined;
 
   constructor(
     response: ServerResponse,
@@ -226,6 +301,7 @@ export class ResponseHold {
     this.#response = response;
     this.#commit = commit;
     this.#onFailure = onFailure;
+    installGuards();
     const shared = sharedPrototype ? prototypeWrappers(response) : undefined;
     this.#shared = shared !== undefined;
     if (shared !== undefined) {
@@ -249,6 +325,16 @@ export class ResponseHold {
   /** Whether nothing was written yet. */
   isPristine(): boolean {
     return this.#phase === 'armed';
+  }
+
+  /** Whether calls are held now (the commit is running). */
+  isHolding(): boolean {
+    return this.#phase === 'holding';
+  }
+
+  /** Whether an `end` is among the held calls. */
+  endIsHeld(): boolean {
+    return this.#phase === 'holding' && this.#ended;
   }
 
   /** Whether `end` was called. */
@@ -277,12 +363,21 @@ export class ResponseHold {
 
   /** @internal Called by the shared wrappers. */
   intercept(name: Method, args: unknown[]): unknown {
-    if (name === 'end') this.#ended = true;
-    if (this.#phase === 'passing') return this.#call(name, args);
+    if (this.#phase === 'passing') {
+      if (name === 'end') this.#ended = true;
+      return this.#call(name, args);
+    }
     if (this.#phase === 'absorbing') return name === 'write' ? false : this.#response;
+    // After a held end, the response is over, as node would have it: a second response (a
+    // handler that answers twice, an error page after a reply) is dropped, not replayed after
+    // the first, where it would write after the end and crash the process.
+    if (this.#ended) return afterEnd(this.#response, name, args);
+    if (name === 'end') this.#ended = true;
     this.#held.push([name, args]);
     if (this.#phase === 'armed') {
       this.#phase = 'holding';
+      this.#statusCode = this.#response.statusCode;
+      this.#statusMessage = this.#response.statusMessage;
       void this.#run();
     }
     return name === 'write' ? true : this.#response;
@@ -319,6 +414,9 @@ export class ResponseHold {
     }
     this.#pass();
     try {
+      // Changes after the first held call came too late for node; they do not reach the response.
+      this.#response.statusCode = this.#statusCode;
+      if (this.#statusMessage !== undefined) this.#response.statusMessage = this.#statusMessage;
       const writeHeadArgs = this.#held.find(([name]) => name === 'writeHead')?.[1];
       if (setCookie !== undefined && !this.#response.headersSent) {
         addCookie(this.#response, setCookie, writeHeadArgs);

@@ -1,0 +1,167 @@
+/**
+ * The response hold of the node, Express and Koa adapters, while the commit runs: a handler that
+ * answers twice, or an error handler that answers after a reply began, must neither crash the
+ * process (a write after the end emits 'error') nor splice a second response into the first.
+ * Each case first proves it reaches the hold: the session write is committed with the response.
+ */
+import assert from 'node:assert/strict';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { describe, it, type TestContext } from 'node:test';
+import express, { type ErrorRequestHandler } from 'express';
+import Koa from 'koa';
+import { createSessionMiddleware as expressSessions } from '../../src/adapters/express.ts';
+import { createSessionMiddleware as koaSessions } from '../../src/adapters/koa.ts';
+import { withSession } from '../../src/adapters/node.ts';
+import { get, listen, type RunningApp, scenarioManager, watchedStore } from './support.ts';
+
+type Data = { visits: number };
+const COOKIE = { name: 'sid', secure: false };
+
+function manager() {
+  return scenarioManager<Data>(watchedStore(), { cookie: COOKIE });
+}
+
+async function serve(
+  t: TestContext,
+  listener: (request: IncomingMessage, response: ServerResponse) => unknown,
+): Promise<RunningApp> {
+  const app = await listen(listener);
+  t.after(() => app.close());
+  return app;
+}
+
+/** Two requests on one keep-alive connection, as raw HTTP: what the client really reads. */
+function rawPair(base: string, path: string): Promise<string> {
+  return new Promise((resolve) => {
+    const url = new URL(base);
+    let text = '';
+    const outgoing = request({ host: url.hostname, port: url.port, path, agent: false });
+    outgoing.on('response', (incoming) => {
+      text += `${incoming.statusCode} ${JSON.stringify(incoming.headers['content-length'] ?? null)}\n`;
+      incoming.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+      });
+      incoming.on('end', () => resolve(text));
+      incoming.on('error', () => resolve(`${text}\n[cut off]`));
+      incoming.on('aborted', () => resolve(`${text}\n[cut off]`));
+    });
+    outgoing.on('error', () => resolve(`${text}\n[cut off]`));
+    outgoing.end();
+  });
+}
+
+describe('node: a handler that answers again while the commit runs', () => {
+  it('sees headersSent and writableEnded after its end, and its guarded error reply is skipped', async (t) => {
+    const seen: boolean[] = [];
+    const app = await serve(
+      t,
+      withSession(manager(), (_request, response, session) => {
+        session.set('visits', 1);
+        response.end('{"ok":true}');
+        seen.push(response.headersSent, response.writableEnded);
+        if (!response.headersSent) {
+          response.statusCode = 500;
+          response.end('error');
+        }
+      }),
+    );
+    const answer = await get(app.url, '/');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, '{"ok":true}');
+    assert.equal(answer.setCookies.length, 1, 'the write was committed with the response');
+    assert.deepEqual(seen, [true, true]);
+  });
+
+  it('drops an unguarded second answer: the first one arrives whole, the server lives on', async (t) => {
+    const callbackErrors: string[] = [];
+    const app = await serve(
+      t,
+      withSession(manager(), (_request, response, session) => {
+        session.set('visits', 1);
+        response.setHeader('content-length', '5');
+        response.end('first');
+        response.statusCode = 500;
+        response.setHeader('content-length', '6');
+        response.write('second', (error) => callbackErrors.push(String(error?.code)));
+        response.end();
+      }),
+    );
+    const answer = await get(app.url, '/');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'first');
+    assert.equal(answer.headers.get('content-length'), '5');
+    assert.equal(answer.setCookies.length, 1);
+    assert.equal((await get(app.url, '/')).body, 'first', 'the server still answers');
+    assert.deepEqual(callbackErrors, ['ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_WRITE_AFTER_END']);
+  });
+});
+
+describe('express: answers after a reply began', () => {
+  it('a route that sends twice (a missing return): the first answer arrives whole', async (t) => {
+    const app = express().set('env', 'production');
+    const sessions = expressSessions(manager());
+    app.use(sessions);
+    app.get('/', (request, response) => {
+      sessions.getSession(request).set('visits', 1);
+      response.status(400).send('name required');
+      try {
+        response.send('hello');
+      } catch {
+        // Express refuses some second sends itself; either way nothing may reach the client.
+      }
+    });
+    const running = await serve(t, app);
+    const answer = await get(running.url, '/');
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body, 'name required');
+    assert.equal(answer.headers.get('content-length'), String('name required'.length));
+    assert.equal(answer.setCookies.length, 1);
+    assert.equal((await get(running.url, '/')).status, 400, 'the server still answers');
+  });
+
+  it('a stream that throws: the error page is not spliced into it, the response is cut off', async (t) => {
+    const app = express().set('env', 'production');
+    const sessions = expressSessions(manager());
+    app.use(sessions);
+    app.get('/', (request, response) => {
+      sessions.getSession(request).set('visits', 1);
+      response.type('text/plain').write('partial-');
+      throw new Error('boom');
+    });
+    const handler: ErrorRequestHandler = (error, _request, response, next) => {
+      if (response.headersSent) return next(error);
+      response.status(500).type('text/plain').send('Something went wrong');
+    };
+    app.use(handler);
+    const running = await serve(t, app);
+    const errors = console.error;
+    console.error = () => {};
+    t.after(() => {
+      console.error = errors;
+    });
+    const text = await rawPair(running.url, '/');
+    assert.ok(!text.includes('Something went wrong'), text);
+    assert.ok(!text.startsWith('500'), text);
+  });
+});
+
+describe('koa: a middleware that writes to ctx.res itself', () => {
+  it('respond = false, end, then a throw: the reply stands and the process lives on', async (t) => {
+    const store = watchedStore();
+    const app = new Koa();
+    app.silent = true;
+    app.use(koaSessions(scenarioManager<Data>(store, { cookie: COOKIE })));
+    app.use(async (ctx) => {
+      ctx.session.set('visits', 1);
+      ctx.respond = false;
+      ctx.res.end('ok');
+      throw new Error('after the reply');
+    });
+    const running = await serve(t, app.callback());
+    const answer = await get(running.url, '/');
+    assert.equal(answer.body, 'ok');
+    assert.equal(answer.status, 404, "Koa's status when the reply was written");
+    assert.equal(answer.setCookies.length, 1);
+    assert.equal((await get(running.url, '/')).body, 'ok', 'the server still answers');
+  });
+});
