@@ -58,12 +58,20 @@ function header(request: RequestHeadersLike, name: string): string | undefined {
   return (Array.isArray(value) ? value[0] : value) ?? undefined;
 }
 
+/**
+ * The origin of a URL as `scheme://host[:port]`, or `undefined`. Not `URL#origin`, which is the
+ * string `'null'` for every scheme that is not special (`capacitor:`, `tauri:`, extensions), so
+ * that any two such origins would compare equal.
+ */
 function originOf(text: string): string | undefined {
+  let url: URL;
   try {
-    return new URL(text).origin;
+    url = new URL(text);
   } catch {
     return undefined;
   }
+  if (url.origin !== 'null') return url.origin;
+  return url.host === '' ? undefined : `${url.protocol}//${url.host}`;
 }
 
 /**
@@ -76,11 +84,18 @@ export function verifyOrigin(
   request: RequestHeadersLike,
   allowedOrigins: readonly string[],
 ): boolean {
-  if (SAFE_METHODS.has((request.method ?? 'GET').toUpperCase())) return true;
-  const origin = header(request, 'origin');
-  if (origin !== undefined && origin !== '') {
-    const actual = originOf(origin);
-    return actual !== undefined && allowedOrigins.some((allowed) => originOf(allowed) === actual);
+  try {
+    // A request that does not say its method is treated as unsafe.
+    const method = request.method;
+    if (typeof method === 'string' && SAFE_METHODS.has(method.toUpperCase())) return true;
+    const origin = header(request, 'origin');
+    if (typeof origin === 'string' && origin !== '') {
+      const actual = originOf(origin);
+      return actual !== undefined && allowedOrigins.some((allowed) => originOf(allowed) === actual);
+    }
+    return header(request, 'sec-fetch-site') === 'same-origin';
+  } catch {
+    // Headers that cannot be read (missing, or not headers at all): refused, never thrown.
+    return false;
   }
-  return header(request, 'sec-fetch-site') === 'same-origin';
 }

@@ -86,8 +86,13 @@ async function findSessions(
       if (device === undefined || device.u !== userID) continue;
       if (!hasCheckvalue(context, device, checkvalue)) continue;
       if ((await guard(context, 'get', () => store.get(device.s))) === undefined) {
-        // The session ended (expired, destroyed elsewhere): drop its stale device record.
-        await guard(context, 'delete', () => store.delete(deviceKey));
+        // The session ended (expired, destroyed elsewhere): drop its stale device record. Not a
+        // recent one: a commit writes the device record first, then the session's, and a login
+        // in flight would lose its place in the index.
+        const now = context.options.clock();
+        if (now - device.t >= context.options.touchIntervalMs) {
+          await guard(context, 'delete', () => store.delete(deviceKey));
+        }
         continue;
       }
       const handle = handleOf(context, device.s);

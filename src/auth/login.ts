@@ -42,10 +42,11 @@ function checkUserID(userID: unknown): asserts userID is string {
 }
 
 function checkCheckvalue(checkvalue: unknown): asserts checkvalue is string {
-  if (typeof checkvalue !== 'string') {
+  // Not empty: a missing value (`user?.checkvalue ?? ''`) must never match a binding.
+  if (typeof checkvalue !== 'string' || checkvalue === '') {
     throw new PithosError(
       'CONFIG_INVALID',
-      'the checkvalue must be a string (e.g. derived from the password hash)',
+      'the checkvalue must be a non-empty string (e.g. derived from the password hash)',
     );
   }
 }
@@ -84,8 +85,10 @@ export async function login<Data extends object>(
   for (const key of Object.keys(state.data))
     if (!keep.has(key)) session.delete(key as keyof Data & string);
   // A login starts from this request's data only (the keys it keeps), never from what other
-  // requests wrote to the anonymous session meanwhile.
+  // requests wrote to the anonymous session meanwhile, nor from its pending flash values.
   await regenerateState(state, false);
+  for (const key in state.opened?.meta.f) state.flashRead.add(key);
+  state.flashIn = {};
   const now = state.context.options.clock();
   state.user = { ...bind(state.context, userID, checkvalue), a: now };
   if (extra !== undefined) state.user.e = extra;
@@ -117,7 +120,15 @@ export function getUserExtra(session: AnySession): Record<string, unknown> {
 export async function checkSession(session: AnySession, checkvalue: string): Promise<boolean> {
   const state = stateOf(session);
   if (state.user === undefined || state.destroyed) return false;
-  if (checkvalueMatches(state.context, state.user, checkvalue)) return true;
+  if (checkvalueMatches(state.context, state.user, checkvalue)) {
+    // Bound under an older secret: bind again under the sealing one, so that the binding still
+    // holds once the older secret is removed (rotation logs nobody out).
+    if (state.user.k !== state.context.keyring.sealing.id) {
+      state.user = { ...state.user, ...bind(state.context, state.user.i, checkvalue) };
+      state.userChanged = true;
+    }
+    return true;
+  }
   await destroyState(state);
   return false;
 }

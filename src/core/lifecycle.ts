@@ -21,6 +21,8 @@ import { removeSession } from './user.ts';
  */
 export async function regenerateState(state: SessionState, merge = true): Promise<boolean> {
   if (state.destroyed) return false;
+  // Without merging, nothing found by an earlier regenerate of this request is merged either.
+  if (!merge) state.latest = undefined;
   const old = state.token;
   if (old !== undefined && state.record !== undefined) {
     const { context } = state;
@@ -61,4 +63,6 @@ export async function destroyState(state: SessionState): Promise<void> {
   for (const key of state.retired.splice(0))
     await guard(context, 'delete', () => context.store.delete(key));
   state.destroyed = true;
+  // Nobody is logged in to a destroyed session (getUserID, revokeOtherSessions).
+  state.user = undefined;
 }

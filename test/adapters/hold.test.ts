@@ -82,7 +82,9 @@ describe('node: a handler that answers again while the commit runs', () => {
         response.end('first');
         response.statusCode = 500;
         response.setHeader('content-length', '6');
-        response.write('second', (error) => callbackErrors.push(String(error?.code)));
+        response.write('second', (error) =>
+          callbackErrors.push(String((error as NodeJS.ErrnoException | null | undefined)?.code)),
+        );
         response.end();
       }),
     );
