@@ -110,7 +110,9 @@ export function createSQLStore(
   const table = sqlTable(dialect, options.table);
   const timeoutMs = positiveInteger(dialect, 'timeoutMs', options.timeoutMs, 5_000);
   const batch = positiveInteger(dialect, 'pruneBatchSize', options.pruneBatchSize, 1_000);
-  const clock = options.clock ?? Date.now;
+  const userClock = options.clock ?? Date.now;
+  // Whole milliseconds: the columns are integers, and a fractional clock would fail every statement.
+  const clock = (): number => Math.floor(userClock());
   const sql = sqlStatements(dialect, table, batch);
   const fail = (message: string, cause?: unknown, code?: 'STORE_KEY_INVALID') =>
     new StoreError(dialect.name, message, { cause, code });
@@ -254,11 +256,12 @@ export function createSQLStore(
     const [key, , , , version] = values;
     let isInserted = (await run('compareAndSet', sql.insert, values)).affected > 0;
     if (!isInserted) {
-      // The key is taken, perhaps by an expired row, which counts as absent. Only the writer
-      // whose delete removed that row inserts again, so concurrent writers still get one winner.
-      const removed = await run('compareAndSet', sql.deleteExpired, [key, clock()]);
-      isInserted =
-        removed.affected > 0 && (await run('compareAndSet', sql.insert, values)).affected > 0;
+      // The key is taken, perhaps by an expired row, which counts as absent: delete it if it is
+      // expired and insert again. Whoever deleted it (this writer, another one, a prune of
+      // another instance), the insert does nothing over a live row, so of concurrent writers
+      // exactly one inserts.
+      await run('compareAndSet', sql.deleteExpired, [key, clock()]);
+      isInserted = (await run('compareAndSet', sql.insert, values)).affected > 0;
     }
     if (isInserted) remember(key, record, version);
     return isInserted;

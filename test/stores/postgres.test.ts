@@ -297,3 +297,47 @@ describe('postgres: prepared statements', () => {
     );
   });
 });
+
+describe('postgres: compare-and-set over an expired row that another instance prunes', () => {
+  const raceTable = uniqueTable();
+  after(async () => {
+    await pool.query(`DROP TABLE IF EXISTS "${raceTable}"`);
+  });
+
+  it('still creates the record when the expired row vanishes before its own delete', async () => {
+    let clock = Date.now();
+    // Another instance's prune, landing between this writer's failed insert and its delete of
+    // the expired row.
+    let pruneFirst = false;
+    const client: PostgresClient = {
+      async query(text: string, values?: SQLValue[]) {
+        if (pruneFirst && text.startsWith('DELETE') && text.includes('expires_at <=')) {
+          pruneFirst = false;
+          await pool.query(`DELETE FROM "${raceTable}" WHERE expires_at <= $1`, [clock]);
+        }
+        return pool.query(text, values);
+      },
+    };
+    const store = postgresStore({ client, table: raceTable, clock: () => clock });
+    await store.createSchema();
+    const key = randomStoreKey();
+    await store.set(key, randomRecord(), { expiresAt: clock + 1_000 });
+    clock += 2_000;
+    pruneFirst = true;
+    const record = randomRecord();
+    assert.equal(
+      await store.compareAndSet(key, undefined, record, { expiresAt: clock + 60_000 }),
+      true,
+    );
+    assert.equal(pruneFirst, false, 'the prune ran where intended');
+    assert.deepEqual(await store.get(key), record);
+  });
+
+  it('accepts a clock that is not a whole number of milliseconds', async () => {
+    const store = postgresStore({ client: pool, table: raceTable, clock: () => Date.now() + 0.5 });
+    const key = randomStoreKey();
+    const record = randomRecord();
+    await store.set(key, record, { expiresAt: Date.now() + 60_000 });
+    assert.deepEqual(await store.get(key), record);
+  });
+});
