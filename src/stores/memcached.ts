@@ -66,6 +66,8 @@ export interface MemcachedClient {
     request: Uint8Array,
     seq: number,
     callback: (error: Error | null, response?: MemcachedResponse | null) => void,
+    /** Attempts, the client's `retries` option when absent. */
+    retries?: number,
   ): void;
 }
 
@@ -135,15 +137,17 @@ function encodeRequest(opcode: number, key: string, seq: number, frame: Frame): 
 }
 
 /**
- * The extras of `set` and `add`: 4 bytes of flags (unused), then the expiration in whole seconds
- * rounded up, so a record never vanishes early, or as a unix timestamp beyond 30 days.
- * `undefined` when `expiresAt` has already passed.
+ * The extras of `set` and `add`: 4 bytes of flags (unused), then the expiration in whole seconds,
+ * or as a unix timestamp beyond 30 days. One second more than the time left, rounded up:
+ * memcached's clock counts whole seconds and may expire an item up to a second early, and the
+ * record's own expiry header keeps reads exact. `undefined` when `expiresAt` has already passed.
  */
 function expirationExtras(expiresAt: number, now: number): Uint8Array | undefined {
-  const seconds = Math.ceil((expiresAt - now) / 1000);
-  if (!(seconds > 0)) return undefined;
+  const left = Math.ceil((expiresAt - now) / 1000);
+  if (!(left > 0)) return undefined;
+  const seconds = left + 1;
   const extras = new Uint8Array(8);
-  const absolute = Math.min(Math.ceil(expiresAt / 1000), 0xffff_ffff);
+  const absolute = Math.min(Math.ceil(expiresAt / 1000) + 1, 0xffff_ffff);
   new DataView(extras.buffer).setUint32(4, seconds <= MAX_RELATIVE_SECONDS ? seconds : absolute);
   return extras;
 }
@@ -236,11 +240,20 @@ export function memcachedStore(options: MemcachedStoreOptions): MemcachedStore {
         client.incrSeq();
         // memjs wraps its counter into a signed 32-bit number; the opaque field is unsigned.
         const seq = client.seq >>> 0;
-        client.perform(key, encodeRequest(opcode, key, seq, frame), seq, (error, response) => {
-          clearTimeout(timer);
-          if (error || !response) reject(error ?? new Error('memcached gave no response'));
-          else resolve(response);
-        });
+        // memjs sends a request again when its reply is slow; a second `add` or guarded write
+        // would then find the first one's record and report that it did not write. Those go once.
+        const once = opcode === OPCODE.add || frame.cas !== undefined;
+        client.perform(
+          key,
+          encodeRequest(opcode, key, seq, frame),
+          seq,
+          (error, response) => {
+            clearTimeout(timer);
+            if (error || !response) reject(error ?? new Error('memcached gave no response'));
+            else resolve(response);
+          },
+          once ? 1 : undefined,
+        );
       } catch (error) {
         clearTimeout(timer);
         reject(error);

@@ -145,6 +145,8 @@ export interface SentFrame {
   expiration?: number;
   /** Whether the request carried a CAS value. */
   hasCAS: boolean;
+  /** The attempts the store allowed memjs (`undefined`: the client's `retries` option). */
+  retries?: number;
 }
 
 /** Wraps a client so that every frame the store sends is recorded. */
@@ -155,7 +157,7 @@ export function recording(client: MemcachedClient): { client: MemcachedClient; s
       return client.seq;
     },
     incrSeq: () => client.incrSeq(),
-    perform(key, request, seq, callback) {
+    perform(key, request, seq, callback, retries) {
       const frame = Buffer.from(request);
       const extras = frame.readUInt8(4);
       sent.push({
@@ -163,8 +165,9 @@ export function recording(client: MemcachedClient): { client: MemcachedClient; s
         key: frame.subarray(24 + extras, 24 + extras + frame.readUInt16BE(2)).toString(),
         ...(extras === 8 ? { expiration: frame.readUInt32BE(28) } : {}),
         hasCAS: frame.readBigUInt64BE(16) !== 0n,
+        ...(retries === undefined ? {} : { retries }),
       });
-      client.perform(key, request, seq, callback);
+      client.perform(key, request, seq, callback, retries);
     },
   };
   return { client: wrapper, sent };

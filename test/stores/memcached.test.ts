@@ -102,27 +102,27 @@ describe('memcached store: configuration and keys', () => {
 });
 
 describe('memcached store: expiry', () => {
-  it('rounds a TTL up to whole seconds: expiresAt in 1.5 s is a TTL of 2 s', async () => {
+  it('rounds a TTL up to whole seconds, plus one: expiresAt in 1.5 s is a TTL of 3 s', async () => {
     const { store, clock, sent } = setup();
     await store.set(key(2), record(2), { expiresAt: clock.now + 1_500 });
     assert.deepEqual(sent.at(-1), {
       opcode: OPCODE.set,
       key: `${prefix}${key(2)}`,
-      expiration: 2,
+      expiration: 3,
       hasCAS: false,
     });
     const ttl = await remainingTTL(`${prefix}${key(2)}`);
-    assert.ok(ttl === 1 || ttl === 2, `memcached holds a TTL of ${ttl}`);
+    assert.ok(ttl === 2 || ttl === 3, `memcached holds a TTL of ${ttl}`);
     await store.delete(key(2));
   });
 
   it('sends 30 days as seconds, and anything longer as an absolute unix timestamp', async () => {
     const { store, clock, sent } = setup();
-    await store.set(key(3), record(3), { expiresAt: clock.now + 30 * DAY });
+    await store.set(key(3), record(3), { expiresAt: clock.now + 30 * DAY - 1_000 });
     assert.equal(sent.at(-1)?.expiration, 30 * 86_400);
     const expiresAt = clock.now + 40 * DAY + 300;
     await store.set(key(3), record(3), { expiresAt });
-    assert.equal(sent.at(-1)?.expiration, Math.ceil(expiresAt / 1000));
+    assert.equal(sent.at(-1)?.expiration, Math.ceil(expiresAt / 1000) + 1);
     // Read back: had it been sent as seconds from now, memcached would have taken it for a time
     // in 1970 and dropped the record at once.
     assert.deepEqual(await store.get(key(3)), record(3));
@@ -191,12 +191,29 @@ describe('memcached store: compare-and-set', () => {
     assert.deepEqual(sent.at(-1), {
       opcode: OPCODE.set,
       key: `${prefix}${key(8)}`,
-      expiration: 86_400,
+      expiration: 86_401,
       hasCAS: true,
+      retries: 1,
     });
     await store.delete(key(8));
     assert.equal(await store.compareAndSet(key(8), record(2), record(3), options), false);
     assert.equal(await store.get(key(8)), undefined);
+  });
+
+  it('sends guarded writes and adds once: memjs resending one would misreport it', async () => {
+    const { store, clock, sent } = setup();
+    const options = { expiresAt: clock.now + DAY };
+    sent.length = 0;
+    assert.equal(await store.compareAndSet(key(20), undefined, record(1), options), true);
+    await store.set(key(20), record(2), options);
+    await store.get(key(20));
+    for (const frame of sent) {
+      const guarded = frame.opcode === OPCODE.add || frame.hasCAS;
+      assert.equal(frame.retries, guarded ? 1 : undefined, JSON.stringify(frame));
+    }
+    assert.ok(sent.some((frame) => frame.opcode === OPCODE.add));
+    assert.ok(sent.some((frame) => frame.opcode === OPCODE.set && !frame.hasCAS));
+    await store.delete(key(20));
   });
 
   it('expecting a record it returned or wrote, it reuses that CAS value: one request', async () => {
