@@ -102,13 +102,19 @@ export interface FileStore extends Required<Omit<Store, 'close' | 'prune'>> {
   stats(): Promise<Required<StoreStats>>;
 }
 
-/** Creates the store's directories and proves that this process can write there. */
+/**
+ * Creates the store's directories and proves that this process can write in each of them (a file
+ * left where a directory belongs, or a subdirectory without write permission, fails here, not at
+ * the first request).
+ */
 function prepare(layout: Layout): void {
   try {
-    for (const path of [layout.records, layout.users]) ensureDirectorySync(path);
-    const probe = join(layout.root, `.probe-${randomSuffix()}`);
-    closeSync(openSync(probe, 'wx', FILE_MODE));
-    unlinkSync(probe);
+    for (const path of [layout.records, layout.users]) {
+      ensureDirectorySync(path);
+      const probe = join(path, `.probe-${randomSuffix()}`);
+      closeSync(openSync(probe, 'wx', FILE_MODE));
+      unlinkSync(probe);
+    }
   } catch (error) {
     throw new StoreError(
       'fs',

@@ -83,6 +83,19 @@ describe('fs store: layout and permissions', () => {
     }
   });
 
+  it('fails at creation when a file sits where its records or users directory belongs', () => {
+    for (const name of ['records', 'users']) {
+      const directory = temporaryDirectory();
+      writeFileSync(join(directory, name), 'not a directory');
+      assert.throws(
+        () => fileStore({ directory }),
+        (error: unknown) =>
+          error instanceof StoreError && error.message.includes('cannot write to the directory'),
+        name,
+      );
+    }
+  });
+
   it('refuses bad options at creation', () => {
     assert.throws(() => fileStore({ directory: '' }), /directory/);
     const directory = temporaryDirectory();
