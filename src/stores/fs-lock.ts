@@ -111,7 +111,7 @@ function pause(milliseconds: number): Promise<void> {
 }
 
 /** Takes the lock at `path` if it is free or stale; `undefined` when another holder has it. */
-async function tryLock(path: string, options: LockOptions): Promise<HeldLock | undefined> {
+export async function tryLock(path: string, options: LockOptions): Promise<HeldLock | undefined> {
   const held = await tryCreate(path);
   if (held !== undefined || !(await breakIfStale(path, options))) return held;
   return await tryCreate(path);

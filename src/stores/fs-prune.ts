@@ -1,26 +1,27 @@
 /**
  * `prune` of the file store: a streaming walk over the shard directories, one directory open per
  * level and a small batch of files in flight, so memory does not grow with the number of files.
- * Several processes may prune at once: every step tolerates a file already gone, and of several
- * pruners only one can claim a record. Internal to `pithos/fs`.
+ * Several processes may prune at once: every step tolerates a file already gone, and a record is
+ * removed under its lock, as writers take it. Internal to `pithos/fs`.
  *
  * @module
  */
 import type { Dir } from 'node:fs';
-import { link, opendir, rename, rmdir, stat } from 'node:fs/promises';
+import { opendir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreKey } from '../core/token.ts';
-import { errorCode, isMissing, randomSuffix, removeIfPresent } from './fs-io.ts';
+import { errorCode, isMissing, removeIfPresent } from './fs-io.ts';
 import {
   isLive,
   type Layout,
+  lockPath,
+  type RecordHeader,
   readHeader,
   recordPath,
-  shardOf,
   userDir,
   userDirName,
 } from './fs-layout.ts';
-import { breakIfStale, type LockOptions } from './fs-lock.ts';
+import { breakIfStale, type LockOptions, release, tryLock } from './fs-lock.ts';
 
 /** Files examined and records removed so far, reported after each shard directory. */
 export interface PruneProgress {
@@ -72,7 +73,7 @@ async function eachEntry(path: string, visit: (name: string) => Promise<number>)
   return total;
 }
 
-/** Whether `path` has not changed for `staleMs`: by ctime, which a rename (a claim) renews. */
+/** Whether `path` has not changed for `staleMs`, by ctime. */
 async function isStale(path: string, locks: LockOptions): Promise<boolean> {
   try {
     return locks.clock() - (await stat(path)).ctimeMs >= locks.staleMs;
@@ -85,29 +86,34 @@ async function isStale(path: string, locks: LockOptions): Promise<boolean> {
 /**
  * Removes the record of `key` if it has expired (or is not a record file); whether it did.
  *
- * No lock file: creating one per record would cost more than the rest of the walk. The record is
- * renamed aside, which only one of several pruners can do, and read again there. Had it been
- * rewritten live in between (only a create over an expired record does that), it is linked back:
- * `link` never replaces a record written since.
+ * Under the record's lock, which every write and delete takes: read again there, the record is
+ * unlinked only if it is still expired, so a write that replaced it is never undone, and a
+ * compare-and-set that read it sees it gone (its inode unlinked), never moved aside. A record
+ * whose lock is held is left for the next prune: a writer is at work on it. Only expired records
+ * pay for the lock; a live one costs one read of its header, as before.
  */
-async function removeIfExpired(layout: Layout, key: string, now: number): Promise<boolean> {
+async function removeIfExpired(
+  layout: Layout,
+  key: string,
+  now: number,
+  locks: LockOptions,
+): Promise<boolean> {
   const path = recordPath(layout, key);
-  if (isLive(await readHeader(path), now)) return false;
-  const claimed = join(shardOf(layout, key), `.${key}.${randomSuffix()}.pruned`);
+  const seen = await readHeader(path);
+  if (seen === null || isLive(seen, now)) return false;
+  const held = await tryLock(lockPath(layout, key), locks);
+  if (held === undefined) return false;
   try {
-    await rename(path, claimed);
-  } catch (error) {
-    if (isMissing(error)) return false; // another pruner, or a delete, was first
-    throw error;
+    const header = await readHeader(path);
+    if (header === null || isLive(header, now)) return false;
+    if (!(await removeIfPresent(path))) return false;
+    // `isLive` narrows as if every header were live: an expired one is a header still.
+    const userKey = (header as RecordHeader | undefined)?.userKey;
+    if (userKey !== undefined) await removeIfPresent(join(userDir(layout, userKey), key));
+    return true;
+  } finally {
+    await release(held);
   }
-  const header = await readHeader(claimed);
-  const userKey = header?.userKey;
-  const isRewritten = isLive(header, now);
-  if (isRewritten) await link(claimed, path).catch(() => undefined);
-  await removeIfPresent(claimed);
-  if (isRewritten) return false;
-  if (userKey !== undefined) await removeIfPresent(join(userDir(layout, userKey), key));
-  return true;
 }
 
 /** Removes what a crash can leave behind: temporary, claimed or broken-aside files, stale locks. */
@@ -125,7 +131,7 @@ async function pruneRecords(layout: Layout, locks: LockOptions, progress: Progre
     for await (const shard of children(upper, SHARD)) {
       progress.removed += await eachEntry(shard, async (name) => {
         progress.scanned++;
-        if (isStoreKey(name)) return (await removeIfExpired(layout, name, now)) ? 1 : 0;
+        if (isStoreKey(name)) return (await removeIfExpired(layout, name, now, locks)) ? 1 : 0;
         await removeLeftover(join(shard, name), name, locks);
         return 0;
       });

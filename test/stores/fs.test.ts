@@ -311,3 +311,73 @@ describe('fs store: per-user index', () => {
     assert.equal(listTree(join(root, 'users')).filter((p) => p.split('/').length === 3).length, 1);
   });
 });
+
+describe('fs store: prune of another instance next to writes of the same record', () => {
+  // Each round starts prune and the writes together, shifted by 0 to 1 ms against each other;
+  // whatever the interleaving, the guarantees must hold in every round.
+  const ROUNDS = 150;
+  const shifted = (round: number): Promise<void> =>
+    new Promise((resolve) => {
+      const until = performance.now() + (round % 40) * 0.025;
+      const spin = (): void => {
+        if (performance.now() >= until) resolve();
+        else setImmediate(spin);
+      };
+      spin();
+    });
+  // One shard, so each prune walks a single directory.
+  const keyOf = (round: number): string => `abcd${round.toString(16).padStart(60, '0')}`;
+  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: 30 }, (_, i) => (n + i) & 255);
+
+  it('of two compare-and-set creates over an expired record, exactly one wins', async () => {
+    const directory = temporaryDirectory();
+    const app = fileStore({ directory });
+    const pruner = fileStore({ directory });
+    let doubleWins = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const key = keyOf(round);
+      await app.set(key, bytes(round), { expiresAt: Date.now() - 1_000 });
+      const live = { expiresAt: Date.now() + 60_000 };
+      const [, first, second] = await Promise.all([
+        pruner.prune(),
+        shifted(round).then(() => app.compareAndSet(key, undefined, bytes(1), live)),
+        shifted(round).then(() => app.compareAndSet(key, undefined, bytes(2), live)),
+      ]);
+      if (first && second) doubleWins++;
+    }
+    assert.equal(doubleWins, 0);
+  });
+
+  it('a deleted record stays deleted, and a rewritten one stays indexed', async () => {
+    const directory = temporaryDirectory();
+    const app = fileStore({ directory });
+    const pruner = fileStore({ directory });
+    const userKey = 'u'.repeat(16);
+    let resurrected = 0;
+    let unindexed = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const key = keyOf(round);
+      await app.set(key, bytes(round), { expiresAt: Date.now() - 1_000, userKey });
+      await Promise.all([
+        pruner.prune(),
+        shifted(round).then(async () => {
+          await app.set(key, bytes(round + 1), { expiresAt: Date.now() + 60_000, userKey });
+          await app.delete(key);
+        }),
+      ]);
+      if ((await app.get(key)) !== undefined) resurrected++;
+      const other = keyOf(round + ROUNDS);
+      await app.set(other, bytes(round), { expiresAt: Date.now() - 1_000, userKey });
+      await Promise.all([
+        pruner.prune(),
+        shifted(round).then(() =>
+          app.set(other, bytes(round + 2), { expiresAt: Date.now() + 60_000, userKey }),
+        ),
+      ]);
+      if (!(await app.listByUser(userKey)).includes(other)) unindexed++;
+      await app.delete(other);
+    }
+    assert.equal(resurrected, 0, 'records back after delete()');
+    assert.equal(unindexed, 0, 'live records missing from listByUser');
+  });
+});
