@@ -79,6 +79,7 @@ export function withSession<Data extends object>(
   const isTrusted = compileTrustProxy(options.trustProxy);
   const onError = options.onError ?? defaultOnError;
   return async (request) => {
+    let response: Response | undefined;
     try {
       const peer = options.peerAddress?.(request);
       const ip = clientAddress(peer, request.headers.get('x-forwarded-for'), isTrusted);
@@ -86,10 +87,12 @@ export function withSession<Data extends object>(
         ip,
         userAgent: request.headers.get('user-agent') ?? undefined,
       });
-      const response = await handler(request, session);
+      response = await handler(request, session);
       const setCookie = await manager.commit(session);
       return setCookie === undefined ? response : withSetCookie(response, setCookie);
     } catch (error) {
+      // The handler's response is dropped: release its body (an open file, an upstream fetch).
+      if (response?.body && !response.bodyUsed) response.body.cancel().catch(() => {});
       return onError(error, request);
     }
   };

@@ -40,7 +40,16 @@ function fail(message: string): never {
 }
 
 /** Applies defaults and throws `ConfigError` (`COOKIE_INVALID`) for invalid combinations. */
-export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCookieOptions {
+export function resolveCookieOptions(
+  given: CookieOptions | null | undefined = {},
+): ResolvedCookieOptions {
+  // `null` (from a JSON configuration, say) means the default, for the whole object and each option.
+  const options: CookieOptions = given ?? {};
+  if (typeof options !== 'object') fail('cookie options must be an object');
+  for (const key of ['name', 'path', 'domain'] as const) {
+    const value = options[key];
+    if (value != null && typeof value !== 'string') fail(`${key} must be a string`);
+  }
   const resolved: ResolvedCookieOptions = {
     name: options.name ?? '__Host-pithos',
     path: options.path ?? '/',
@@ -50,7 +59,7 @@ export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCooki
     persistent: options.persistent ?? true,
     partitioned: options.partitioned ?? false,
   };
-  if (options.domain !== undefined) resolved.domain = options.domain;
+  if (options.domain != null) resolved.domain = options.domain;
   const { name, path, domain, secure, sameSite } = resolved;
   if (!NAME.test(name))
     fail(`name ${JSON.stringify(name)} has characters a cookie name cannot hold`);

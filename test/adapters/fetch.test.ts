@@ -149,6 +149,33 @@ describe('fetch: what only a Response can do', () => {
     return app;
   }
 
+  it('a failed commit cancels the streaming body it drops', async () => {
+    const store = watchedStore();
+    const manager = scenarioManager<ScenarioData>(store, {
+      cookie: { name: 'sid', secure: false },
+    });
+    let cancelled = 0;
+    const handle = withSession(
+      manager,
+      (_request, session) => {
+        session.set('a', '1');
+        store.failing = true;
+        const body = new ReadableStream({
+          pull: (controller) => controller.enqueue(new Uint8Array(16)),
+          cancel: () => {
+            cancelled++;
+          },
+        });
+        return new Response(body);
+      },
+      { onError: () => new Response('unavailable', { status: 503 }) },
+    );
+    const response = await handle(new Request('http://127.0.0.1/file'));
+    assert.equal(response.status, 503);
+    assert.equal(await response.text(), 'unavailable');
+    assert.equal(cancelled, 1);
+  });
+
   it('Response.redirect() (immutable headers) still gets the cookie, no-store and Vary', async (t) => {
     const app = await serve(t, (request) => Response.redirect(new URL('/next', request.url), 303));
     const answer = await get(app.url, '/');

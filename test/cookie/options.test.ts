@@ -81,6 +81,25 @@ describe('custom cookies', () => {
   });
 });
 
+describe('cookie options from JSON configuration', () => {
+  it('reads null as the default, for the object and for each option', () => {
+    const fromJSON = JSON.parse('{"name":"sid","path":null,"domain":null}') as CookieOptions;
+    const resolved = resolveCookieOptions(fromJSON);
+    assert.equal(resolved.domain, undefined);
+    assert.equal(resolved.path, '/');
+    assert.doesNotMatch(serializeCookie(resolved, 'TOKEN', 60), /Domain/);
+    assert.equal(resolveCookieOptions(null).name, '__Host-pithos');
+  });
+
+  it('refuses a name, path or domain that is not a string', () => {
+    assertInvalid({ name: 'sid', domain: 123 as never }, /domain must be a string/);
+    assertInvalid({ name: 'sid', domain: ['a.example'] as never }, /domain must be a string/);
+    assertInvalid({ name: 'sid', domain: true as never }, /domain must be a string/);
+    assertInvalid({ name: 123 as never }, /name must be a string/);
+    assertInvalid({ name: 'sid', path: 1 as never }, /path must be a string/);
+  });
+});
+
 describe('invalid cookie options', () => {
   it('refuses a __Host- cookie with a domain, another path, or without Secure', () => {
     assertInvalid({ domain: 'example.com' }, /__Host-/);
