@@ -17,6 +17,14 @@ const SPINNER = ['|', '/', '-', '\\'];
 
 /** The command's IO on this process's streams. */
 export function processIO(): CommandIO {
+  // Output piped into `head` and the like: a closed pipe ends the command quietly, as in other
+  // command-line tools, instead of an unhandled 'error' event and a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   const secrets: string[] = [];
   const mask = (text: string): string =>
     secrets.reduce((masked, secret) => masked.split(secret).join('***'), text);

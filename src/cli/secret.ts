@@ -29,7 +29,10 @@ async function fromFile(path: string): Promise<string[]> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    throw new CommandError(`cannot read the secret file ${path} (${String(code ?? error)})`);
+    // Not the path: a secret typed where the path belongs would be printed.
+    throw new CommandError(
+      `cannot read the file given to --secret-file (${String(code ?? error)})`,
+    );
   }
   return text
     .split(/\r?\n/)

@@ -25,6 +25,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../core/errors.ts';
 import type { Store } from '../core/store.ts';
+import { TABLE_PATTERN } from '../stores/sql-dialect.ts';
 import { OPENERS } from './store-openers.ts';
 
 /** The kinds of store a URL can name. */
@@ -112,6 +113,23 @@ function fail(message: string): never {
   throw new ConfigError(`store URL: ${message}`);
 }
 
+/** `decodeURIComponent`, failing as a store URL that cannot be read on a malformed %-escape. */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return fail('a %-escape in it is malformed (write % itself as %25)');
+  }
+}
+
+/** The `?table=` of SQL URLs, checked by the rule the SQL stores apply. */
+function checkTable(table: string | undefined): string | undefined {
+  if (table !== undefined && !TABLE_PATTERN.test(table)) {
+    fail('table must be a lower-case identifier (a-z, 0-9, _), optionally schema-qualified');
+  }
+  return table;
+}
+
 /** Takes pithos's own parameters out of `params`; refuses unknown ones when `strict`. */
 function own(params: URLSearchParams, names: string[], strict: boolean): Record<string, string> {
   const found: Record<string, string> = {};
@@ -138,8 +156,7 @@ function serverList(text: string, scheme: string) {
     fail(`${scheme}// URLs take servers and ?parameters only`);
   }
   const at = authority.lastIndexOf('@');
-  const [username, password] =
-    at === -1 ? [] : authority.slice(0, at).split(':').map(decodeURIComponent);
+  const [username, password] = at === -1 ? [] : authority.slice(0, at).split(':').map(decode);
   const servers = authority.slice(at + 1).split(',');
   for (const server of servers) {
     if (!/^[^:\s]+:\d{1,5}$/.test(server))
@@ -160,13 +177,19 @@ function parseRedis(text: string, scheme: string, url: URL | undefined): StoreUR
   const { prefix } = own(url.searchParams, ['prefix'], false);
   const connection = url.href;
   const db = url.pathname.length > 1 ? url.pathname : '';
+  if (db !== '' && !/^\/\d{1,5}$/.test(db))
+    fail('the path of a redis:// URL is a database number: redis://host:6379/0');
+  decode(url.username);
+  decode(url.password);
   const server = `Redis at ${url.host}${db}`;
   const label = `${server}, prefix ${prefix ?? 'pithos:'}`;
   return { kind: 'redis', label, server, connection, prefix };
 }
 
 function parseSQL(kind: 'postgres' | 'mysql', url: URL): StoreURL {
-  const { table } = own(url.searchParams, ['table'], false);
+  const table = checkTable(own(url.searchParams, ['table'], false).table);
+  decode(url.username);
+  decode(url.password);
   if (url.hostname === '')
     fail(`${url.protocol}// URLs name a server: ${url.protocol}//user@host/database`);
   const name = kind === 'postgres' ? 'PostgreSQL' : 'MySQL';
@@ -176,10 +199,10 @@ function parseSQL(kind: 'postgres' | 'mysql', url: URL): StoreURL {
 }
 
 function parseSQLite(url: URL): StoreURL {
-  const { table } = own(url.searchParams, ['table'], true);
+  const table = checkTable(own(url.searchParams, ['table'], true).table);
   if (url.host !== '')
     fail('sqlite URLs name a file: sqlite:///absolute/path.db or sqlite:relative.db');
-  const file = decodeURIComponent(url.pathname);
+  const file = decode(url.pathname);
   if (file === '' || file.endsWith('/'))
     fail('sqlite URLs name a file, such as sqlite:///var/lib/app/sessions.db');
   const path = isAbsolute(file) ? file : resolve(file);

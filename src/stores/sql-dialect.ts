@@ -22,7 +22,7 @@ import { ConfigError } from '../core/errors.ts';
 export const DEFAULT_TABLE = 'pithos_sessions';
 
 /** A lower-case identifier, optionally qualified by a schema (database on MySQL). */
-const TABLE_PATTERN = /^(?:[a-z_][a-z0-9_]{0,47}\.)?[a-z_][a-z0-9_]{0,47}$/;
+export const TABLE_PATTERN: RegExp = /^(?:[a-z_][a-z0-9_]{0,47}\.)?[a-z_][a-z0-9_]{0,47}$/;
 
 /** What one statement returned, whatever the driver. */
 export interface SQLResult {

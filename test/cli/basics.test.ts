@@ -3,12 +3,13 @@
  * back, a missing driver, and the memory store.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { assertExit, assertNothingSecret, OTHER_SECRET, pithos, SECRET } from './support.ts';
+import { assertExit, assertNothingSecret, CLI, OTHER_SECRET, pithos, SECRET } from './support.ts';
 
 const COMMANDS = ['keygen', 'prune', 'stats', 'revoke', 'doctor'];
 
@@ -88,6 +89,22 @@ describe('usage errors exit 2', () => {
       /not both/,
     ],
     ['a stray argument', ['prune', '--store', 'memory:', SECRET], /no arguments/],
+    [
+      'a SQL table name the stores refuse',
+      ['stats', '--store', 'postgres://postgres@127.0.0.1:5432/test?table=bad;name'],
+      /table must be a lower-case identifier/,
+    ],
+    [
+      'a SQLite table name the stores refuse',
+      ['stats', '--store', 'sqlite:///tmp/pithos-cli-never.db?table=bad-name'],
+      /table must be a lower-case identifier/,
+    ],
+    [
+      'a Redis path that is not a database number',
+      ['stats', '--store', 'redis://127.0.0.1:6379/abc'],
+      /database number/,
+    ],
+    ['a malformed %-escape', ['stats', '--store', 'mysql://root:%zz@127.0.0.1/test'], /%-escape/],
   ];
   for (const [what, args, message] of cases) {
     it(what, async () => {
@@ -99,7 +116,36 @@ describe('usage errors exit 2', () => {
   }
 });
 
+describe('a closed output pipe', () => {
+  it('ends the command quietly, without a stack trace', async () => {
+    const child = spawn(process.execPath, [CLI, 'keygen'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|at /);
+  });
+});
+
 describe('secrets', () => {
+  it('a secret typed where the --secret-file path belongs is not printed', async () => {
+    const run = await pithos([
+      'revoke',
+      '--store',
+      'memory:',
+      '--user',
+      '1',
+      '--secret-file',
+      SECRET,
+    ]);
+    assertExit(run, 1);
+    assert.match(run.stderr, /cannot read the file given to --secret-file/);
+    assertNothingSecret(SECRET);
+  });
+
   it('are never echoed: not from a stray argument, a weak secret or an unknown option', async () => {
     assertExit(await pithos(['stats', '--store', 'memory:', OTHER_SECRET]), 2);
     const pasted = await pithos(['revoke', '--store', 'memory:', '--user', '1', `--${SECRET}`]);
@@ -135,7 +181,7 @@ describe('secrets', () => {
       join(dir, 'no'),
     ]);
     assertExit(missing, 1);
-    assert.match(missing.stderr, /cannot read the secret file/);
+    assert.match(missing.stderr, /cannot read the file given to --secret-file \(ENOENT\)/);
   });
 });
 
