@@ -47,7 +47,16 @@ export function createAppServer(app: AppOptions): Server {
   const handle = withSession(
     app.manager,
     (request, response, session) => {
-      const url = new URL(request.url ?? '/', 'http://app.invalid');
+      let url: URL;
+      try {
+        url = new URL(request.url ?? '/', 'http://app.invalid');
+      } catch {
+        // A request target no URL parser accepts (`//[`): the client's mistake, not the server's.
+        response
+          .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('Bad request\n');
+        return;
+      }
       return dispatch({
         app,
         request,

@@ -43,6 +43,11 @@ export const PAGE_HEADERS = {
 };
 
 /** Notices named in a redirect's query, where no session is left to carry a flash. */
+/** The notice a `?notice=` names; own keys only, so `?notice=constructor` names none. */
+function noticeOf(key: string | null): Notice | undefined {
+  return key !== null && Object.hasOwn(QUERY_NOTICES, key) ? QUERY_NOTICES[key] : undefined;
+}
+
 const QUERY_NOTICES: Record<string, Notice> = {
   'signed-out': { tone: 'info', text: 'You are signed out.' },
   ended: { tone: 'info', text: 'Your session has ended. Please log in again.' },
@@ -69,9 +74,7 @@ export function render(
       email: user?.email,
       csrf: user === undefined ? undefined : csrfToken(session),
       notice:
-        notice ??
-        session.getFlash<Notice>('notice') ??
-        QUERY_NOTICES[url.searchParams.get('notice') ?? ''],
+        notice ?? session.getFlash<Notice>('notice') ?? noticeOf(url.searchParams.get('notice')),
       storeLabel: context.app.storeLabel,
     },
     body,

@@ -21,8 +21,10 @@ const isNotSupported = (error: unknown): boolean =>
 
 function showHome(context: Context): void {
   const { session } = context;
-  const visits = (session.get('visits') ?? 0) + 1;
-  session.set('visits', visits);
+  // HEAD asks about the page without opening it: not a visit.
+  const isVisit = context.request.method !== 'HEAD';
+  const visits = (session.get('visits') ?? 0) + (isVisit ? 1 : 0);
+  if (isVisit) session.set('visits', visits);
   const page = homePage({ csrf: csrfToken(session), visits, cart: session.get('cart') ?? {} });
   render(context, 200, 'Home', page);
 }

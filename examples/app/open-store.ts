@@ -70,13 +70,23 @@ const OPENERS: Record<string, Opener> = {
   async 'redis:'(url) {
     const { createClient } = await import('redis');
     const { redisStore } = await import('pithos/redis');
+    // Reconnect for ever once connected (requests fail with a 5xx meanwhile), but give up at
+    // start: an app that cannot reach its store should say so and exit, not wait.
+    let connected = false;
     const client = createClient({
       url: connectionURL(url),
-      socket: { connectTimeout: 2_000, reconnectStrategy: (tries) => Math.min(tries * 100, 2_000) },
+      socket: {
+        connectTimeout: 2_000,
+        reconnectStrategy: (tries) =>
+          !connected && tries >= 3
+            ? new Error(`cannot reach Redis at ${url.host}`)
+            : Math.min(tries * 100, 2_000),
+      },
       disableOfflineQueue: true,
     });
     client.on('error', (error: Error) => console.error(`redis: ${error.message}`));
     await client.connect();
+    connected = true;
     const store = redisStore({ client, prefix: option(url, 'prefix') });
     const label = `Redis at ${url.host}`;
     return { store, label, location: label, close: () => client.close() };
