@@ -6,6 +6,7 @@
  * @module
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { clientAddress, compileTrustProxy, type TrustProxy } from '../core/ip.ts';
 import type { SessionManager } from '../core/manager.ts';
 import type { Session } from '../core/session.ts';
@@ -291,6 +292,9 @@ export class ResponseHold {
   /** The status when the first call was held: what node would have sent. */
   #statusCode = 200;
   #statusMessage: string | undefined;
+  /** The socket whose `destroy` waits while calls are held, and the arguments it was called with. */
+  #socket: (Socket & { destroy: AnyFunction }) | undefined;
+  #destroyArgs: unknown[] | undefined;
 
   constructor(
     response: ServerResponse,
@@ -309,11 +313,21 @@ export class ResponseHold {
       sharedHolds.set(response, this);
       return;
     }
-    const target = response as unknown as Record<Method, AnyFunction> & { [HOLD]: ResponseHold };
+    const target = response as unknown as Record<Method, AnyFunction> & { [HOLD]?: ResponseHold };
+    const outer = target[HOLD];
     // Named loads and stores, not a loop over the names: a store through a variable key goes to
     // V8's generic slow path, which on Express's response (with its long prototype chain) cost
-    // more than the rest of the adapter together.
-    this.#originals = [target.writeHead, target.write, target.end, target.flushHeaders];
+    // more than the rest of the adapter together. A response held already (two session managers
+    // on one request) passes its calls on to that hold: its methods are the shared wrappers,
+    // which would find this hold instead and call it again for ever.
+    this.#originals =
+      outer === undefined
+        ? [target.writeHead, target.write, target.end, target.flushHeaders]
+        : METHODS.map(
+            (name) =>
+              (...args: unknown[]) =>
+                outer.intercept(name, args),
+          );
     target[HOLD] = this;
     // The wrappers stay in place (never deleted), so middleware that wrapped them later keeps working.
     target.writeHead = WRAPPERS.writeHead;
@@ -378,9 +392,37 @@ export class ResponseHold {
       this.#phase = 'holding';
       this.#statusCode = this.#response.statusCode;
       this.#statusMessage = this.#response.statusMessage;
+      this.#deferDestroy();
       void this.#run();
     }
     return name === 'write' ? true : this.#response;
+  }
+
+  /**
+   * While calls are held, the response reports its headers sent, and code that then ends the
+   * connection (Express's final handler after an error that followed a reply) would cut off the
+   * held response before it leaves. So the socket's `destroy` waits until the held calls are
+   * replayed (or dropped); an own property of the socket, removed again then.
+   */
+  #deferDestroy(): void {
+    const socket = this.#response.socket as (Socket & { destroy: AnyFunction }) | null;
+    if (socket === null || Object.hasOwn(socket, 'destroy')) return;
+    this.#socket = socket;
+    socket.destroy = (...args: unknown[]) => {
+      this.#destroyArgs ??= args;
+      return socket;
+    };
+  }
+
+  /** Gives the socket its `destroy` back, and runs a destroy that waited. */
+  #settleDestroy(): void {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    this.#socket = undefined;
+    delete (socket as Partial<Socket>).destroy;
+    const args = this.#destroyArgs;
+    this.#destroyArgs = undefined;
+    if (args !== undefined) socket.destroy(...args);
   }
 
   #call(name: Method, args: unknown[]): unknown {
@@ -390,6 +432,7 @@ export class ResponseHold {
   #fail(error: unknown): void {
     this.#held.length = 0;
     this.#phase = 'passing';
+    this.#settleDestroy();
     let after: unknown;
     try {
       if (this.#response.headersSent) {
@@ -415,13 +458,22 @@ export class ResponseHold {
     this.#pass();
     try {
       // Changes after the first held call came too late for node; they do not reach the response.
-      this.#response.statusCode = this.#statusCode;
-      if (this.#statusMessage !== undefined) this.#response.statusMessage = this.#statusMessage;
-      const writeHeadArgs = this.#held.find(([name]) => name === 'writeHead')?.[1];
-      if (setCookie !== undefined && !this.#response.headersSent) {
-        addCookie(this.#response, setCookie, writeHeadArgs);
+      const response = this.#response;
+      if (response.statusCode !== this.#statusCode) response.statusCode = this.#statusCode;
+      if (response.statusMessage !== this.#statusMessage) {
+        response.statusMessage = this.#statusMessage as string;
       }
-      for (const [name, args] of this.#held.splice(0)) this.#call(name, args);
+      const writeHeadArgs = this.#held.find(([name]) => name === 'writeHead')?.[1];
+      if (setCookie !== undefined && !response.headersSent) {
+        addCookie(response, setCookie, writeHeadArgs);
+      }
+      for (const [name, args] of this.#held.splice(0)) {
+        // Middleware that tests `res._header` before each write (compression does) calls
+        // writeHead again while the first is held; node would have refused it once sent.
+        if (name === 'writeHead' && response.headersSent) continue;
+        this.#call(name, args);
+      }
+      this.#settleDestroy();
     } catch (error) {
       // A held call node rejects (an invalid header, say) throws only now, outside the handler:
       // answer through the error path instead of leaving an unhandled rejection.

@@ -67,6 +67,7 @@ function watchCommitted(state: SessionState, data: Record<string, unknown>, text
     }
   }
   state.committedText = watched ? text : undefined;
+  state.committedData = undefined;
 }
 
 function hasFlashChanges(state: SessionState): boolean {

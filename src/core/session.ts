@@ -23,6 +23,8 @@ export interface SessionState {
   snapshots: Map<string, string | null>;
   /** The payload JSON of this request's last commit, read only when a `null` snapshot is compared. */
   committedText: string | undefined;
+  /** Its data, parsed once on first use. */
+  committedData: Record<string, unknown> | undefined;
   /** Keys the application set or deleted. */
   changed: Set<string>;
   /** The token, once the session has one (loaded, or issued at its first write). */
@@ -89,6 +91,7 @@ export function newState(
     data: opened?.data ?? {},
     snapshots: new Map(),
     committedText: undefined,
+    committedData: undefined,
     changed: new Set(),
     token,
     record,
@@ -124,8 +127,11 @@ export function snapshotOf(
   snapshot: string | null,
 ): string | undefined {
   if (snapshot !== null) return snapshot;
-  const payload = JSON.parse(state.committedText as string) as { d: Record<string, unknown> };
-  const committed = Object.hasOwn(payload.d, key) ? JSON.stringify(payload.d[key]) : undefined;
+  state.committedData ??= (
+    JSON.parse(state.committedText as string) as { d: Record<string, unknown> }
+  ).d;
+  const data = state.committedData;
+  const committed = Object.hasOwn(data, key) ? JSON.stringify(data[key]) : undefined;
   if (committed !== undefined) state.snapshots.set(key, committed);
   return committed;
 }

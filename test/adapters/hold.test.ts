@@ -12,7 +12,7 @@ import Koa from 'koa';
 import { createSessionMiddleware as expressSessions } from '../../src/adapters/express.ts';
 import { createSessionMiddleware as koaSessions } from '../../src/adapters/koa.ts';
 import { withSession } from '../../src/adapters/node.ts';
-import { get, listen, type RunningApp, scenarioManager, watchedStore } from './support.ts';
+import { get, listen, type RunningApp, scenarioManager, settle, watchedStore } from './support.ts';
 
 type Data = { visits: number };
 const COOKIE = { name: 'sid', secure: false };
@@ -98,7 +98,100 @@ describe('node: a handler that answers again while the commit runs', () => {
   });
 });
 
+describe('node: more shapes of a held response', () => {
+  it('a second writeHead from code that tests res._header (as compression does) is skipped', async (t) => {
+    const app = await serve(
+      t,
+      withSession(manager(), (_request, response, session) => {
+        session.set('visits', 1);
+        const raw = response as ServerResponse & { _header?: unknown };
+        response.write('a');
+        if (!raw._header) response.writeHead(200);
+        response.write('b');
+        response.end();
+      }),
+    );
+    const answer = await get(app.url, '/');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'ab');
+    assert.equal(answer.setCookies.length, 1);
+  });
+
+  it('two session managers on one response: both commit, no endless recursion', async (t) => {
+    const users = manager();
+    const admins = scenarioManager<Data>(watchedStore(), {
+      cookie: { name: 'admin', secure: false },
+    });
+    const app = await serve(
+      t,
+      withSession(users, (request, response, session) => {
+        session.set('visits', 1);
+        return withSession(admins, (_request, inner, adminSession) => {
+          adminSession.set('visits', 2);
+          inner.end('ok');
+        })(request, response);
+      }),
+    );
+    const answer = await get(app.url, '/');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'ok');
+    assert.deepEqual(answer.setCookies.map((line) => line.split('=')[0]).sort(), ['admin', 'sid']);
+  });
+
+  it('a status message set after the first held call does not reach the wire', async (t) => {
+    const app = await serve(
+      t,
+      withSession(manager(), (_request, response, session) => {
+        session.set('visits', 1);
+        response.write('partial;');
+        response.statusCode = 500;
+        response.statusMessage = 'Server Exploded';
+        response.end('done');
+      }),
+    );
+    const statusLine = await new Promise<string>((resolve, reject) => {
+      const outgoing = request(`${app.url}/`, { agent: false }, (incoming) => {
+        incoming.resume();
+        incoming.on('end', () => resolve(`${incoming.statusCode} ${incoming.statusMessage}`));
+      });
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+    assert.equal(statusLine, '200 OK');
+    const answer = await get(app.url, '/');
+    assert.equal(answer.body, 'partial;done');
+  });
+});
+
 describe('express: answers after a reply began', () => {
+  it('an error passed on after the reply: the reply still arrives whole', async (t) => {
+    const app = express().set('env', 'production');
+    // The commit waits until released, so the final handler runs while the reply is held.
+    const store = watchedStore();
+    store.hold();
+    const sessions = expressSessions(scenarioManager<Data>(store, { cookie: COOKIE }));
+    app.use(sessions);
+    app.get('/', (request, response, next) => {
+      sessions.getSession(request).set('visits', 1);
+      response.json({ ok: true });
+      next(new Error('after the reply'));
+    });
+    const running = await serve(t, app);
+    const errors = console.error;
+    console.error = () => {};
+    t.after(() => {
+      console.error = errors;
+    });
+    const pending = get(running.url, '/');
+    await store.whenHeld(1);
+    await settle();
+    store.release();
+    const answer = await pending;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, '{"ok":true}');
+    assert.equal(answer.setCookies.length, 1);
+  });
+
   it('a route that sends twice (a missing return): the first answer arrives whole', async (t) => {
     const app = express().set('env', 'production');
     const sessions = expressSessions(manager());
