@@ -90,11 +90,19 @@ export function createSessionMiddleware<Data extends object>(
   // whatever becomes of their keys, so every session with all it holds outlived its request until
   // a full collection (about 8 µs per request on the Express server of `bench:adapters`).
   const context = findContext(manager);
+  const isOwn = (session: unknown): session is Session<Data> =>
+    session instanceof Session &&
+    // A manager not made by createSessionManager (a wrapper) has no context to compare.
+    (context === undefined || stateOf(session).context === context);
+  // Where this middleware keeps its session when `req.session` holds another manager's (two
+  // pithos middlewares on one request): rare, so the slower store on the request is fine there.
+  const ownKey = Symbol('pithos.session');
   const sessionOf = (request: IncomingMessage): Session<Data> | undefined => {
     const session = (request as { session?: unknown }).session;
+    if (isOwn(session)) return session;
     if (!(session instanceof Session)) return undefined;
-    // A manager not made by createSessionManager (a wrapper) has no context to compare.
-    return context === undefined || stateOf(session).context === context ? session : undefined;
+    const kept = (request as unknown as Record<symbol, unknown>)[ownKey];
+    return isOwn(kept) ? kept : undefined;
   };
   const isTrusted =
     options.trustProxy === undefined ? undefined : compileTrustProxy(options.trustProxy);
@@ -122,7 +130,17 @@ export function createSessionMiddleware<Data extends object>(
       next(error);
       return;
     }
-    (request as { session?: unknown }).session = session;
+    if ((request as { session?: unknown }).session instanceof Session) {
+      (request as unknown as Record<symbol, unknown>)[ownKey] = session;
+    } else {
+      (request as { session?: unknown }).session = session;
+    }
+    // A commit failure goes to the error handlers of the router that answered the route (Express
+    // keeps its `next` as `req.next`), as the route's own errors do, not to those around pithos.
+    const forward = (error: unknown): void => {
+      const routerNext = (request as { next?: ExpressNext }).next;
+      (typeof routerNext === 'function' ? routerNext : next)(error);
+    };
     const commit = (): Promise<string | undefined> =>
       isServerError(response) ? Promise.resolve(undefined) : manager.commit(session);
     const onFailure = (error: unknown): unknown => {
@@ -130,13 +148,13 @@ export function createSessionMiddleware<Data extends object>(
         // The handler is still streaming: its next chunks would follow any error page. Cut the
         // response off; the error handlers still hear of the failure.
         response.destroy();
-        next(error);
+        forward(error);
         return;
       }
       // The handler's response is void: none of its headers may reach the error page.
       for (const name of response.getHeaderNames()) response.removeHeader(name);
       response.statusCode = 500;
-      next(error);
+      forward(error);
       // Express's own final handler answers only once the request is read: let it through later.
       return 'pass';
     };

@@ -6,10 +6,11 @@
  * @module
  */
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { findContext } from '../core/context.ts';
 import { PithosError } from '../core/errors.ts';
 import type { JSONValue } from '../core/json.ts';
 import type { SessionManager } from '../core/manager.ts';
-import type { Session } from '../core/session.ts';
+import { Session, stateOf } from '../core/session.ts';
 import { CACHE_CONTROL, varyWithCookie } from './headers.ts';
 
 /**
@@ -150,14 +151,20 @@ export function createSessionPlugin<Data extends object>(
     [Symbol.for('fastify.display-name')]: 'pithos',
     [Symbol.for('plugin-meta')]: { name: 'pithos' },
     getSession(request: Pick<FastifyRequest, 'session'>): Session<Data> {
-      const session = request.session as unknown as Session<Data> | null | undefined;
-      if (session === null || session === undefined) {
+      const session: unknown = request.session;
+      // A session of this plugin's manager only: another pithos plugin (another context, another
+      // manager) may have set `request.session`, with another data type.
+      const context = findContext(manager);
+      const isOwn =
+        session instanceof Session &&
+        (context === undefined || stateOf(session).context === context);
+      if (!isOwn) {
         throw new PithosError(
           'CONFIG_INVALID',
-          'no session on this request: register the pithos plugin before the routes that use it',
+          "no session of this plugin's manager on this request: register the pithos plugin before the routes that use it, on their instance",
         );
       }
-      return session;
+      return session as Session<Data>;
     },
   });
 }

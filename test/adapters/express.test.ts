@@ -473,3 +473,57 @@ describe('express: what is special to Express', () => {
     });
   });
 });
+
+describe('express: routers and several managers', () => {
+  it("a commit failure reaches the error handler of the route's own router", async (t) => {
+    const store = watchedStore();
+    const sessions = createSessionMiddleware(
+      scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } }),
+    );
+    const app = expressApp();
+    app.use(sessions);
+    const api = express.Router();
+    api.get('/set', (request, response) => {
+      sessions.getSession(request).set('a', '1');
+      response.json({ ok: true });
+    });
+    const apiErrors: ErrorRequestHandler = (error, _request, response, _next) => {
+      response.status(503).json({ api: (error as Error).message });
+    };
+    api.use(apiErrors);
+    app.use('/api', api);
+    const appErrors: ErrorRequestHandler = (_error, _request, response, _next) => {
+      response.status(500).send('app handler');
+    };
+    app.use(appErrors);
+    const running = await listen(app);
+    t.after(() => running.close());
+    store.failing = true;
+    const answer = await get(running.url, '/api/set');
+    assert.equal(answer.status, 503);
+    assert.match(answer.body, /"api":/);
+    assert.deepEqual(answer.setCookies, []);
+  });
+
+  it('two managers on one request: each getSession finds its own session, both commit', async (t) => {
+    const users = createSessionMiddleware(
+      scenarioManager<Data>(watchedStore(), { cookie: { name: 'sid', secure: false } }),
+    );
+    const admins = createSessionMiddleware(
+      scenarioManager<Data>(watchedStore(), { cookie: { name: 'adm', secure: false } }),
+    );
+    const app = expressApp();
+    app.use(users);
+    app.use('/admin', admins);
+    app.get('/admin/x', (request, response) => {
+      admins.getSession(request).set('visits', 2);
+      users.getSession(request).set('visits', 1);
+      response.send('ok');
+    });
+    const running = await listen(app);
+    t.after(() => running.close());
+    const answer = await get(running.url, '/admin/x');
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.setCookies.map((line) => line.split('=')[0]).sort(), ['adm', 'sid']);
+  });
+});

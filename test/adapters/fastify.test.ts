@@ -296,3 +296,38 @@ function typeTests(manager: SessionManager<Cart>, app: FastifyInstance): void {
   });
 }
 void typeTests;
+
+describe('fastify: two managers in sibling contexts', () => {
+  it("getSession of one plugin never hands out the other manager's session", async (t) => {
+    const users = createSessionPlugin(
+      scenarioManager<ScenarioData>(watchedStore(), { cookie: { name: 'sid', secure: false } }),
+    );
+    const admins = createSessionPlugin(
+      scenarioManager<ScenarioData>(watchedStore(), { cookie: { name: 'adm', secure: false } }),
+    );
+    const app = Fastify();
+    let thrown: unknown;
+    app.register(async (child) => {
+      child.register(users);
+      child.get('/u', async (request) => {
+        users.getSession(request).set('a', 'user');
+        try {
+          admins.getSession(request);
+        } catch (error) {
+          thrown = error;
+        }
+        return 'ok';
+      });
+    });
+    app.register(async (child) => {
+      child.register(admins);
+      child.get('/a', async (request) => admins.getSession(request).get('a') ?? 'none');
+    });
+    t.after(() => app.close());
+    const answer = await app.inject({ url: '/u' });
+    assert.equal(answer.statusCode, 200);
+    assert.ok(thrown instanceof PithosError);
+    assert.equal(thrown.code, 'CONFIG_INVALID');
+    assert.equal((await app.inject({ url: '/a' })).body, 'none');
+  });
+});
