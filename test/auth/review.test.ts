@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   checkSession,
+  csrfToken,
   getUserExtra,
   getUserID,
   listSessions,
@@ -13,6 +14,7 @@ import {
   logout,
   revokeAllSessions,
   revokeOtherSessions,
+  verifyCSRF,
   verifyOrigin,
 } from '../../src/auth/index.ts';
 import { createSessionManager, type Store } from '../../src/index.ts';
@@ -172,5 +174,45 @@ describe('verifyOrigin', () => {
     assert.equal(verifyOrigin({ method: 'POST' } as never, allowed), false);
     assert.equal(verifyOrigin({ method: 'POST', headers: null } as never, allowed), false);
     assert.equal(verifyOrigin({ method: 42, headers: {} } as never, allowed), false);
+  });
+});
+
+describe('device lists during a secret rotation', () => {
+  it('under [new, old], a session logged in under the old secret is listed and revoked', async () => {
+    const store = memoryStore();
+    const before = createSessionManager({ store, secrets: [OLD_SECRET] });
+    const session = await before.load(undefined);
+    await login(session, 'alice', 'cv-1');
+    const cookie = (await before.commit(session))?.split(';')[0];
+    const during = createSessionManager({ store, secrets: [SECRET, OLD_SECRET] });
+    assert.equal((await listSessions(during, 'alice')).length, 1);
+    assert.equal(await revokeAllSessions(during, 'alice'), 1);
+    assert.equal(getUserID(await during.load(cookie)), undefined);
+  });
+});
+
+describe('logout and CSRF on a destroyed session', () => {
+  it('logout removes the device record too, not only the session', async () => {
+    const store = memoryStore();
+    const manager = createSessionManager({ store, secret: SECRET });
+    const session = await manager.load(undefined);
+    await login(session, 'alice', 'cv-1');
+    const cookie = (await manager.commit(session))?.split(';')[0];
+    assert.equal(store.size, 2, 'a session record and its device record');
+    const again = await manager.load(cookie);
+    await logout(again);
+    await manager.commit(again);
+    assert.equal(store.size, 0);
+  });
+
+  it('csrfToken throws SESSION_DESTROYED and verifyCSRF refuses, once destroyed', async () => {
+    const f = await fixture(memory);
+    const { cookie } = await f.request(undefined, (s) => login(s, 'alice', 'cv-1'));
+    const session = await f.manager.load(cookie);
+    const token = csrfToken(session);
+    assert.equal(verifyCSRF(session, token), true);
+    await logout(session);
+    assert.throws(() => csrfToken(session), { code: 'SESSION_DESTROYED' });
+    assert.equal(verifyCSRF(session, token), false);
   });
 });

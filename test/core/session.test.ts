@@ -320,3 +320,21 @@ describe('isModified', () => {
     await assert.rejects(fixture.manager.commit(session), { code: 'DATA_NOT_JSON' });
   });
 });
+
+describe('createdAt across writes', () => {
+  it('stays the creation time after later writes and a regenerate', async () => {
+    const fixture = setup<Data>();
+    const created = fixture.clock.now;
+    const { cookie } = await storedSession(fixture, { visits: 1 });
+    fixture.clock.advance(120);
+    const later = await fixture.manager.load(cookie);
+    later.set('visits', 2);
+    await fixture.manager.commit(later);
+    fixture.clock.advance(120);
+    const again = await fixture.manager.load(cookie);
+    assert.equal(again.createdAt, created);
+    await fixture.manager.regenerate(again);
+    const renewed = await fixture.manager.load(cookieFrom(await fixture.manager.commit(again)));
+    assert.equal(renewed.createdAt, created);
+  });
+});

@@ -381,3 +381,22 @@ describe('fs store: prune of another instance next to writes of the same record'
     assert.equal(unindexed, 0, 'live records missing from listByUser');
   });
 });
+
+describe('fs store: two instances creating one absent record', () => {
+  it('exactly one of two compare-and-set creates wins', async () => {
+    const directory = temporaryDirectory();
+    const [first, second] = [fileStore({ directory }), fileStore({ directory })];
+    let doubleWins = 0;
+    for (let round = 0; round < 50; round++) {
+      const key = `ef${round.toString(16).padStart(62, '0')}`;
+      const live = { expiresAt: Date.now() + 60_000 };
+      const [a, b] = await Promise.all([
+        first.compareAndSet(key, undefined, Uint8Array.of(1), live),
+        second.compareAndSet(key, undefined, Uint8Array.of(2), live),
+      ]);
+      if (a && b) doubleWins++;
+      assert.ok(a || b, 'one of them wins');
+    }
+    assert.equal(doubleWins, 0);
+  });
+});
