@@ -48,7 +48,11 @@ function secretBytes(secret: Secret | undefined, index: number): Uint8Array {
       'SECRET_WEAK',
     );
   }
-  if (bytes.every((byte) => byte === bytes[0])) {
+  // One repeated byte, or (for a string) one repeated character, such as 'é' 16 times.
+  const isRepeated =
+    bytes.every((byte) => byte === bytes[0]) ||
+    (typeof secret === 'string' && new Set(secret).size === 1);
+  if (isRepeated) {
     throw new ConfigError(
       `secret #${index + 1} is one repeated character, not a random secret: ${HOW_TO}`,
       'SECRET_WEAK',

@@ -64,6 +64,11 @@ describe('secret validation', () => {
     assertConfigError(() => construct({ secrets: [] }), 'CONFIG_INVALID', HOW_TO);
   });
 
+  it('refuses one repeated character even when its UTF-8 bytes differ', () => {
+    assertConfigError(() => construct({ secret: 'é'.repeat(16) }), 'SECRET_WEAK', HOW_TO);
+    assertConfigError(() => construct({ secret: '😀'.repeat(8) }), 'SECRET_WEAK', HOW_TO);
+  });
+
   it('refuses `secrets` given as a string instead of an array, without echoing it', () => {
     assert.throws(
       () => construct({ secrets: SECRET as never }),
