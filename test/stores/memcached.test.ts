@@ -112,7 +112,7 @@ describe('memcached store: expiry', () => {
       hasCAS: false,
     });
     const ttl = await remainingTTL(`${prefix}${key(2)}`);
-    assert.ok(ttl === 2 || ttl === 3, `memcached holds a TTL of ${ttl}`);
+    assert.ok(ttl !== undefined && ttl >= 1 && ttl <= 3, `memcached holds a TTL of ${ttl}`);
     await store.delete(key(2));
   });
 

@@ -295,21 +295,61 @@ function describeSpecifics(driver: Driver): void {
       assert.ok(ticks > 0 || elapsed < 15, `no timer ran during a ${elapsed.toFixed(0)} ms prune`);
     });
 
-    it('refuses user keys that are not opaque keys, before any SQL', async () => {
-      const store = sqliteStore({ database: kept(driver.open(':memory:')) });
+    it('refuses hostile store keys and user keys before any statement is prepared or run', async () => {
+      const seen: string[] = [];
+      const inner = kept(driver.open(':memory:'));
+      inner.exec(sqliteSchema());
+      const database: SQLiteDatabase = {
+        prepare: (sql) => {
+          seen.push(`prepare ${sql}`);
+          const statement = inner.prepare(sql);
+          return {
+            run: (...values: SQLValue[]) => {
+              seen.push(`run ${sql}`);
+              return statement.run(...values);
+            },
+            all: (...values: SQLValue[]) => {
+              seen.push(`all ${sql}`);
+              return statement.all(...values);
+            },
+          };
+        },
+      };
+      const store = sqliteStore({ database });
+      const attempts: (() => Promise<unknown>)[] = [];
+      for (const key of [
+        "x'; DROP TABLE pithos_sessions; --",
+        'A'.repeat(64),
+        '../../etc/passwd',
+        '',
+      ]) {
+        attempts.push(
+          () => store.get(key),
+          () => store.set(key, record(1), hour()),
+          () => store.delete(key),
+          () => store.compareAndSet(key, undefined, record(1), hour()),
+          () => store.compareAndSet(key, record(1), record(2), hour()),
+        );
+      }
       for (const user of ["x' OR 1=1 --", 'short', 'x'.repeat(129), '../../etc/passwd']) {
-        for (const run of [
+        attempts.push(
           () => store.listByUser(user),
           () => store.deleteByUser(user),
           () => store.set(storeKey(), record(1), { ...hour(), userKey: user }),
-        ]) {
-          const error = await thrown(run);
-          assert.ok(
-            error instanceof StoreError && error.code === 'STORE_KEY_INVALID',
-            String(error),
-          );
-        }
+          () => store.compareAndSet(storeKey(), undefined, record(1), { ...hour(), userKey: user }),
+        );
       }
+      for (const attempt of attempts) {
+        const error = await thrown(attempt);
+        assert.ok(error instanceof StoreError && error.code === 'STORE_KEY_INVALID', String(error));
+      }
+      assert.equal(seen.join('\n'), '', 'a statement reached the database for a refused key');
+      // The spy sees what a well-formed key does, so the empty list above means something.
+      await store.get(storeKey());
+      assert.ok(
+        seen.some((entry) => entry.startsWith('all SELECT')),
+        seen.join('\n'),
+      );
     });
 
     it('a value that is not a BLOB fails as a StoreError, never as a session', async () => {
