@@ -7,7 +7,8 @@
  * `plain` answers every request with a small body. `session` does the same through `withSession`
  * from `pithos/node` with the memory store: a request without a session gets one (200 B of data);
  * a request with one loads it, changes its counter and commits it. `floor` does, inline, only the
- * irreducible work of such a cycle (`floorRequestWork` in `bench/floor.ts`).
+ * irreducible work of such a cycle (`floorRequestWork` in `bench/floor.ts`); `required` adds to
+ * that what issue 2 requires of every cycle (`requiredRequestWork`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +16,7 @@ import { withSession } from '../dist/adapters/node.js';
 import { createSessionManager } from '../dist/index.js';
 import { memoryStore } from '../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
-import { floorRequestWork, measureFloor } from './floor.ts';
+import { floorRequestWork, measureFloor, requiredRequestWork } from './floor.ts';
 
 /** What the server reports to its parent. */
 export interface ServerStats {
@@ -72,10 +73,28 @@ function floorHandler(): (request: IncomingMessage, response: ServerResponse) =>
   };
 }
 
-const HANDLERS = { plain: () => plain, session: sessionHandler, floor: floorHandler };
+/**
+ * The floor plus what issue 2 requires of every cycle (`requiredRequestWork`): the commit awaited
+ * before the response, as pithos does.
+ */
+function requiredHandler(): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+  const work = requiredRequestWork(sampleData(200), '__Host-pithos');
+  return async (request, response) => {
+    stats.requests++;
+    await work(request.headers.cookie ?? '');
+    response.writeHead(200, HEADERS).end(BODY);
+  };
+}
+
+const HANDLERS = {
+  plain: () => plain,
+  session: sessionHandler,
+  floor: floorHandler,
+  required: requiredHandler,
+};
 const mode = process.argv[2];
-if (mode !== 'plain' && mode !== 'session' && mode !== 'floor') {
-  throw new Error('usage: http-server.ts plain|session|floor');
+if (mode !== 'plain' && mode !== 'session' && mode !== 'floor' && mode !== 'required') {
+  throw new Error('usage: http-server.ts plain|session|floor|required');
 }
 const send = (message: ServerMessage): void => {
   process.send?.(message);
