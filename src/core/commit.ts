@@ -7,7 +7,7 @@
 import { serializeCookie } from '../cookie/options.ts';
 import { equalBytes } from './bytes.ts';
 import { emitFor, guard, type ManagerContext, storeFailure } from './context.ts';
-import { DataError, StoreError } from './errors.ts';
+import { ConfigError, DataError, StoreError } from './errors.ts';
 import { assertJSON } from './json.ts';
 import {
   expiresAt,
@@ -192,11 +192,32 @@ function backOff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * How often a session's unchanged record is rewritten, and its unchanged cookie re-sent: the
+ * manager's `touchInterval`, or half the session's own idle timeout when `setDuration` made that
+ * shorter (the manager refuses a `touchInterval` as long as `idleTimeout` for the same reason: the
+ * session would expire between refreshes).
+ */
+function touchInterval(context: ManagerContext, meta: RecordMeta): number {
+  return Math.min(context.options.touchIntervalMs, meta.i * 500);
+}
+
+/**
+ * The error for a session given to a manager that did not load it: committed there, it would be
+ * written to that manager's store under its secret and cookie name, or vanish.
+ */
+export function foreignSession(): ConfigError {
+  return new ConfigError(
+    'this session was loaded by another session manager: commit, regenerate and destroy it with the manager that loaded it',
+  );
+}
+
 /** Writes the session if it must be written; returns the `Set-Cookie` value to send, if any. */
 export async function commitSession(
   context: ManagerContext,
   state: SessionState,
 ): Promise<string | undefined> {
+  if (state.context !== context) throw foreignSession();
   if (state.destroyed) return context.clearCookie;
   if (state.vanished) return undefined;
   // Most commits retire nothing: no splice (an allocation) for them.
@@ -209,7 +230,7 @@ export async function commitSession(
   const keys = changedKeys(state);
   const now = context.options.clock();
   const opened = state.opened;
-  const touch = opened !== undefined && now - opened.meta.t >= context.options.touchIntervalMs;
+  const touch = opened !== undefined && now - opened.meta.t >= touchInterval(context, opened.meta);
   const hasData = hasKeys(state.data) || hasKeys(state.flashOut);
   const isStored = state.record !== undefined || opened !== undefined;
   const mustWrite =
@@ -235,7 +256,7 @@ export async function commitSession(
       (context.options.cookie.persistent &&
         (base === undefined ||
           state.duration !== undefined ||
-          now - (base.meta.s ?? base.meta.t) >= context.options.touchIntervalMs));
+          now - (base.meta.s ?? base.meta.t) >= touchInterval(context, base.meta)));
     // When the cookie stays unsent, the record remembers when it last went out (`s`).
     const cookieSentAt =
       sendCookie || base === undefined || !context.options.cookie.persistent

@@ -7,7 +7,7 @@
 
 import { serializeClearCookie } from '../cookie/options.ts';
 import { readCookie } from '../cookie/parse.ts';
-import { commitSession } from './commit.ts';
+import { commitSession, foreignSession } from './commit.ts';
 import { emitFor, guard, type ManagerContext, registerContext, storeFailure } from './context.ts';
 import { cryptoProvider } from './crypto.ts';
 import { ConfigError, PithosError } from './errors.ts';
@@ -18,7 +18,7 @@ import { createKeyring } from './keyring.ts';
 import { destroyState, regenerateState } from './lifecycle.ts';
 import { resolveOptions, type SessionManagerOptions } from './options.ts';
 import { expiresAt, openRecord, RECORD_OVERHEAD } from './record.ts';
-import { newState, Session, type SessionOrigin, stateOf } from './session.ts';
+import { newState, Session, type SessionOrigin, type SessionState, stateOf } from './session.ts';
 import type { Store } from './store.ts';
 import { parseToken, type Token } from './token.ts';
 import { removeSession } from './user.ts';
@@ -146,6 +146,13 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     return new Session(newState(origin, opened, token, record));
   }
 
+  /** The state of a session this manager loaded (`commitSession` checks the same). */
+  function own(session: Session<Data>): SessionState {
+    const state = stateOf(session);
+    if (state.context !== context) throw foreignSession();
+    return state;
+  }
+
   const manager: SessionManager<Data> = {
     cookieName: resolved.cookie.name,
     cryptoName: crypto.name,
@@ -153,9 +160,9 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
     load,
     commit: (session) => commitSession(context, stateOf(session)),
     regenerate: async (session) => {
-      await regenerateState(stateOf(session));
+      await regenerateState(own(session));
     },
-    destroy: (session) => destroyState(stateOf(session)),
+    destroy: async (session) => destroyState(own(session)),
     async prune() {
       const store = context.store;
       const prune = store.prune?.bind(store);

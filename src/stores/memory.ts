@@ -4,7 +4,7 @@
  *
  * For development, tests and single-process apps: records vanish when the process exits and are
  * not shared between processes. Least recently used records go first when `maxEntries` is
- * reached; expired records are never returned and are removed as they are met or by `prune()`.
+ * reached, records without a user key before any with one; expired records are never returned and are removed as they are met or by `prune()`.
  * It holds no timers, so it never keeps a process alive.
  *
  * @module
@@ -16,7 +16,11 @@ import { isStoreKey, isUserKey } from '../core/token.ts';
 
 /** Options of `memoryStore`. */
 export interface MemoryStoreOptions {
-  /** Most records kept; the least recently used goes first beyond it. Default 10 000. */
+  /**
+   * Most records kept; beyond it the least recently used record without a user key goes first,
+   * and records with one (device records of `pithos/auth`) only when no other is left.
+   * Default 10 000.
+   */
   maxEntries?: number;
   /** Milliseconds since the epoch, for expiry; inject the manager's clock in tests. Default `Date.now`. */
   clock?: () => number;
@@ -69,13 +73,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     throw new ConfigError('memoryStore: maxEntries must be a positive whole number');
   }
   const clock = options.clock ?? Date.now;
+  // Records without a user key (sessions) and records with one (the device records of
+  // `pithos/auth`) live in two maps, each in least-recently-used order. Beyond `maxEntries` the
+  // first map is evicted first: anonymous traffic never pushes out the per-user index that
+  // "sign out everywhere" relies on, while the sessions themselves stay in LRU order.
   const entries = new Map<string, Entry>();
+  const indexed = new Map<string, Entry>();
   const users = new Map<string, Set<string>>();
+  const mapOf = (entry: Entry): Map<string, Entry> =>
+    entry.userKey === undefined ? entries : indexed;
+  const find = (key: string): Entry | undefined => entries.get(key) ?? indexed.get(key);
 
   function remove(key: string): void {
-    const entry = entries.get(key);
+    const entry = find(key);
     if (entry === undefined) return;
-    entries.delete(key);
+    mapOf(entry).delete(key);
     if (entry.userKey === undefined) return;
     const keys = users.get(entry.userKey);
     keys?.delete(key);
@@ -87,7 +99,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
    * it was checked when it was written, so a well-formed key pays no check on the common path.
    */
   function live(key: string): Entry | undefined {
-    const entry = entries.get(key);
+    const entry = find(key);
     if (entry === undefined) {
       checkKey(key);
       return undefined;
@@ -100,35 +112,42 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   function put(key: string, record: Uint8Array, setOptions: StoreSetOptions): void {
-    const entry = entries.get(key);
+    const entry = find(key);
     if (entry !== undefined && entry.userKey === setOptions.userKey) {
       // The common rewrite of a session: the same entry, moved to the most recently used end.
       entry.record = record;
       entry.expiresAt = setOptions.expiresAt;
-      entries.delete(key);
-      entries.set(key, entry);
+      touch(key, entry);
       return;
     }
     remove(key);
-    entries.set(key, { record, expiresAt: setOptions.expiresAt, userKey: setOptions.userKey });
+    const added: Entry = { record, expiresAt: setOptions.expiresAt, userKey: setOptions.userKey };
+    mapOf(added).set(key, added);
     if (setOptions.userKey !== undefined) {
       const keys = users.get(setOptions.userKey) ?? new Set<string>();
       users.set(setOptions.userKey, keys.add(key));
     }
-    while (entries.size > maxEntries) remove(entries.keys().next().value as string);
+    while (entries.size + indexed.size > maxEntries) {
+      remove((entries.size > 0 ? entries : indexed).keys().next().value as string);
+    }
+  }
+
+  /** Moves an entry to the most recently used end of its map (Map order is the LRU order). */
+  function touch(key: string, entry: Entry): void {
+    const map = mapOf(entry);
+    map.delete(key);
+    map.set(key, entry);
   }
 
   return {
     name: 'memory',
     get size() {
-      return entries.size;
+      return entries.size + indexed.size;
     },
     async get(key) {
       const entry = live(key);
       if (entry === undefined) return undefined;
-      // Map order is the LRU order: move the record to the most recently used end.
-      entries.delete(key);
-      entries.set(key, entry);
+      touch(key, entry);
       return entry.record;
     },
     async set(key, record, setOptions) {
@@ -162,25 +181,30 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     async prune() {
       const now = clock();
       let removed = 0;
-      for (const [key, entry] of entries) {
-        if (now >= entry.expiresAt) {
-          remove(key);
-          removed++;
+      for (const map of [entries, indexed]) {
+        for (const [key, entry] of map) {
+          if (now >= entry.expiresAt) {
+            remove(key);
+            removed++;
+          }
         }
       }
       return removed;
     },
     async stats() {
       const now = clock();
-      const stats = { records: entries.size, expired: 0, bytes: 0 };
-      for (const entry of entries.values()) {
-        if (now >= entry.expiresAt) stats.expired++;
-        stats.bytes += entry.record.length;
+      const stats = { records: entries.size + indexed.size, expired: 0, bytes: 0 };
+      for (const map of [entries, indexed]) {
+        for (const entry of map.values()) {
+          if (now >= entry.expiresAt) stats.expired++;
+          stats.bytes += entry.record.length;
+        }
       }
       return stats;
     },
     async close() {
       entries.clear();
+      indexed.clear();
       users.clear();
     },
   };

@@ -216,3 +216,24 @@ describe('logout and CSRF on a destroyed session', () => {
     assert.equal(verifyCSRF(session, token), false);
   });
 });
+
+describe('sign out everywhere on a full memory store', () => {
+  it('finds a session in use after anonymous visitors filled the store', async () => {
+    const store = memoryStore({ maxEntries: 50 });
+    const manager = createSessionManager({ store, secret: SECRET });
+    const victim = await manager.load(undefined, { userAgent: 'Firefox/140.0 Linux' });
+    await login(victim, 'alice', 'cv-1');
+    const stolen = (await manager.commit(victim))?.split(';')[0];
+    // The stolen session stays in use while visitors fill the store; its device record, read
+    // only when sessions are listed, is the least recently used record of all.
+    for (let i = 0; i < 60; i++) {
+      const visitor = await manager.load(undefined);
+      visitor.set('n', i);
+      await manager.commit(visitor);
+      if (i % 5 === 0) await manager.load(stolen);
+    }
+    assert.equal((await listSessions(manager, 'alice')).length, 1);
+    assert.equal(await revokeAllSessions(manager, 'alice'), 1);
+    assert.equal(getUserID(await manager.load(stolen)), undefined);
+  });
+});

@@ -68,6 +68,26 @@ describe('readCookie', () => {
     });
   });
 
+  it('trims only spaces and tabs: a name behind another blank is another cookie', () => {
+    assert.deepEqual(readCookie('\t__Host-pithos=\ttok\t ', COOKIE_NAME), {
+      status: 'present',
+      value: 'tok',
+    });
+    // A browser files "\u00a0__Host-pithos" under that name, outside the __Host- prefix's rules,
+    // so a sibling domain can set it: it must not be read as the session cookie.
+    for (const blank of ['\u00a0', '\u2003', '\ufeff', '\n', '\v', '\f']) {
+      assert.deepEqual(
+        readCookie(`${blank}__Host-pithos=planted`, COOKIE_NAME),
+        { status: 'absent' },
+        JSON.stringify(blank),
+      );
+      assert.deepEqual(readCookie(`__Host-pithos=tok${blank}`, COOKIE_NAME), {
+        status: 'present',
+        value: `tok${blank}`,
+      });
+    }
+  });
+
   it('reports absent for missing, empty or non-string headers', () => {
     for (const header of [undefined, null, '', 'a=1', ';;;', '=', 42, {}, ['__Host-pithos=x']]) {
       assert.deepEqual(readCookie(header, COOKIE_NAME), { status: 'absent' });

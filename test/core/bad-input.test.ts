@@ -9,7 +9,8 @@ import { cryptoProvider } from '../../src/core/crypto.ts';
 import { createKeyring } from '../../src/core/keyring.ts';
 import { RECORD_OVERHEAD, sealRecord } from '../../src/core/record.ts';
 import { deriveSessionKey, parseToken } from '../../src/core/token.ts';
-import type { RejectReason } from '../../src/index.ts';
+import { ConfigError, createSessionManager, type RejectReason } from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
 import {
   COOKIE_NAME,
   type Fixture,
@@ -222,5 +223,33 @@ describe('bad input gives a new empty session, an event, and no store write', ()
     }
     assert.equal(fixture.eventsOf('rejected').length, 0);
     assert.equal(fixture.store.calls.get + fixture.store.writes(), 0);
+  });
+});
+
+describe('a session handed to a manager that did not load it', () => {
+  it('is refused by commit, regenerate and destroy, and nothing reaches either store', async () => {
+    const storeA = memoryStore();
+    const storeB = memoryStore();
+    const a = createSessionManager({ store: storeA, secret: SECRET });
+    const b = createSessionManager({
+      store: storeB,
+      secret: OTHER_SECRET,
+      cookie: { name: '__Host-admin' },
+    });
+    const fresh = await a.load(undefined);
+    fresh.set('role', 'customer');
+    const stored = await a.load(undefined);
+    stored.set('role', 'customer');
+    await a.commit(stored);
+    const before = storeA.size;
+    for (const session of [fresh, stored]) {
+      await assert.rejects(b.commit(session), ConfigError);
+      await assert.rejects(b.regenerate(session), ConfigError);
+      await assert.rejects(b.destroy(session), ConfigError);
+    }
+    assert.equal(storeB.size, 0);
+    assert.equal(storeA.size, before);
+    // Its own manager still commits it.
+    assert.match((await a.commit(fresh)) ?? '', /^__Host-pithos=/);
   });
 });

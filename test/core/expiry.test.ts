@@ -167,6 +167,33 @@ describe('setDuration', () => {
     assert.equal((await fixture.manager.load(cookie)).isNew, true);
   });
 
+  it('a duration at or below touchInterval still keeps a session in use alive, and its cookie too', async () => {
+    const fixture = withLazyStore({ idleTimeout: 600, touchInterval: 60 });
+    const session = await fixture.manager.load(undefined);
+    session.set('n', 1);
+    session.setDuration(30);
+    const cookie = (await fixture.manager.commit(session))?.split(';')[0] as string;
+    // Read-only requests every 10 s: each unchanged session is rewritten once half its own
+    // duration (15 s) has passed, not only after the manager's 60 s.
+    for (let second = 10; second <= 120; second += 10) {
+      fixture.clock.advance(10);
+      const loaded = await fixture.manager.load(cookie);
+      assert.equal(loaded.get('n'), 1, `alive at ${second} s`);
+      const setCookie = await fixture.manager.commit(loaded);
+      assert.equal(
+        setCookie === undefined ? undefined : maxAgeOf(setCookie),
+        second % 20 === 0 ? 30 : undefined,
+      );
+    }
+    // The loop's last commit (at 120 s) sent the cookie. A change within half the duration is
+    // written without it; one 17 s after it sends it again: the browser's copy (30 s) must not
+    // end before the server's deadline.
+    fixture.clock.advance(5);
+    assert.equal(await write(fixture, cookie, 2), undefined);
+    fixture.clock.advance(12);
+    assert.equal(maxAgeOf(await write(fixture, cookie, 3)), 30);
+  });
+
   it('never goes past the absolute deadline', async () => {
     const fixture = withLazyStore({ idleTimeout: 600, absoluteTimeout: 3600 });
     const { cookie, storeKey } = await storedSession(fixture, { n: 0 });

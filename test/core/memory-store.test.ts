@@ -28,6 +28,39 @@ describe('memory store: bounds', () => {
     for (const n of [3, 4, 5]) assert.ok(await store.get(key(n)), `record ${n} kept`);
   });
 
+  it('evicts records without a user key first, so anonymous traffic never pushes out the per-user index', async () => {
+    const store = memoryStore({ maxEntries: 4 });
+    const userKey = 'user-key-0123456789';
+    await store.set(key(1), bytes(1), { ...later, userKey });
+    await store.set(key(2), bytes(2), { ...later, userKey });
+    for (let n = 10; n < 30; n++) await store.set(key(n), bytes(n), later);
+    assert.equal(store.size, 4);
+    assert.deepEqual(await store.listByUser(userKey), [key(1), key(2)]);
+    assert.equal(await store.get(key(10)), undefined, 'the oldest anonymous record went first');
+    assert.ok(await store.get(key(29)));
+    // Only when nothing else is left do indexed records go, least recently used first.
+    await store.get(key(1));
+    for (let n = 3; n < 6; n++) await store.set(key(n), bytes(n), { ...later, userKey });
+    assert.deepEqual((await store.listByUser(userKey)).sort(), [key(1), key(3), key(4), key(5)]);
+    assert.deepEqual(await store.stats(), { records: 4, expired: 0, bytes: 8 });
+    assert.equal(await store.prune(), 0);
+    await store.close();
+    assert.equal(store.size, 0);
+  });
+
+  it('a record rewritten with or without a user key moves between the two orders', async () => {
+    const store = memoryStore({ maxEntries: 2 });
+    const userKey = 'user-key-0123456789';
+    await store.set(key(1), bytes(1), { ...later, userKey });
+    await store.set(key(1), bytes(11), later);
+    assert.deepEqual(await store.listByUser(userKey), []);
+    await store.set(key(2), bytes(2), { ...later, userKey });
+    await store.set(key(3), bytes(3), later);
+    assert.equal(await store.get(key(1)), undefined, 'record 1 lost its user key and went first');
+    assert.deepEqual(await store.listByUser(userKey), [key(2)]);
+    assert.deepEqual(await store.get(key(3)), bytes(3));
+  });
+
   it('refuses a maxEntries that is not a positive whole number', () => {
     for (const maxEntries of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => memoryStore({ maxEntries }), ConfigError);

@@ -91,7 +91,7 @@ for (const flavour of flavours) {
       const [key, user, expiresAt] = [storeKey(), userKey(), Date.now() + 60_000];
       await store.set(key, record(), { expiresAt, userKey: user });
       const ttl = await ioClient.pttl(`${prefix}${key}`);
-      assert.ok(ttl > 59_000 && ttl <= 60_000, `record PTTL ${ttl}`);
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `record PTTL ${ttl}`);
       const indexTTL = await ioClient.pttl(`${prefix}user:${user}`);
       assert.ok(indexTTL > 60_000 && indexTTL <= 120_000, `index PTTL ${indexTTL}`);
       assert.equal(Number(await ioClient.zscore(`${prefix}user:${user}`, key)), expiresAt);
@@ -171,7 +171,7 @@ for (const flavour of flavours) {
         ]) {
           const started = performance.now();
           await refused(operation(), 'STORE_FAILED');
-          assert.ok(performance.now() - started < 800, 'took too long to fail');
+          assert.ok(performance.now() - started < 2_000, 'took too long to fail');
         }
       } finally {
         await dedicated.start();
@@ -330,7 +330,7 @@ describe('redis: without a server', () => {
           error.code === 'STORE_FAILED' &&
           error.cause instanceof Error,
       );
-      assert.ok(performance.now() - started < 500);
+      assert.ok(performance.now() - started < 2_000);
       // node-redis (single and cluster) is told to drop the command: its signal has aborted.
       // ioredis has no per-command option.
       const signal = (calls[0]?.at(-1) as { abortSignal?: unknown } | undefined)?.abortSignal;

@@ -291,7 +291,7 @@ export function describeSQLStoreTests(h: SQLHarness): void {
               /timed out/.test(error.message) &&
               (error.cause as Error).name === 'TimeoutError',
           );
-          assert.ok(performance.now() - started < 1_000, 'took longer than the timeout');
+          assert.ok(performance.now() - started < 3_000, 'took far longer than the timeout');
         }
       } finally {
         await silent.close();
