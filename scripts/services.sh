@@ -39,7 +39,7 @@ if ! redis-cli -p 7001 cluster info 2>/dev/null | grep -q 'cluster_state:ok'; th
     dir="$state/redis-cluster-$port"
     rm -rf "$dir" && mkdir -p "$dir"
     redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" \
-      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 15000 \
       --save '' --appendonly no --logfile "$dir/redis.log"
   done
   for port in "${cluster_ports[@]}"; do wait_for "redis-cli -p $port ping" "redis on $port"; done
