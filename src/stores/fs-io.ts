@@ -68,12 +68,16 @@ export function closeFile(fd: number, isLinked: boolean = fs.fstatSync(fd).nlink
 }
 
 /**
- * Whether the file open at `fd` still has a name. A record file is only ever unnamed by being
- * replaced or removed, so this tells whether it is still the record; and while it is open its
- * inode cannot be reused by another file. `fstat` reads the inode in memory: no disk I/O.
+ * Whether `path` still names the file open at `fd`: a record file stops being the record only by
+ * being replaced or removed, and while it is open its inode cannot be reused by another file.
+ * Compared by inode, not by `nlink > 0`, which a hard link made elsewhere (a snapshot, `cp -al`)
+ * keeps above zero after the record was replaced. Both calls read in memory: the file was just
+ * opened by that path, so no disk I/O.
  */
-export function isStillLinked(fd: number): boolean {
-  return fs.fstatSync(fd).nlink > 0;
+export function isStillAt(fd: number, path: string): boolean {
+  const open = fs.fstatSync(fd);
+  const named = fs.statSync(path, { throwIfNoEntry: false });
+  return named !== undefined && named.ino === open.ino && named.dev === open.dev;
 }
 
 /** Opens `path` for reading; `undefined` when it does not exist. */

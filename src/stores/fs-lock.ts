@@ -32,8 +32,15 @@ const linkFile = promisify(link);
 
 /** How the locks of one store behave. */
 export interface LockOptions {
-  /** Milliseconds since the epoch (compared with the lock file's modification time). */
+  /** Milliseconds since the epoch, for records' expiry (the store's `clock` option). */
   clock: () => number;
+  /**
+   * Milliseconds since the epoch, compared with files' timestamps to age locks and leftovers: the
+   * real time (`Date.now`) in a store, whatever its `clock`, since a file's timestamps are the
+   * real time it was written. A test clock ahead of it would break locks still held, and one
+   * behind would never break a dead holder's.
+   */
+  fileClock: () => number;
   /** Age after which a lock may be broken. */
   staleMs: number;
   /** How long to wait for a held lock before failing. */
@@ -91,7 +98,7 @@ export async function breakIfStale(path: string, options: LockOptions): Promise<
     if (isMissing(error)) return true;
     throw error;
   }
-  if (options.clock() - Number(seen.mtimeMs) < options.staleMs) return false;
+  if (options.fileClock() - Number(seen.mtimeMs) < options.staleMs) return false;
   const aside = `${path}.${randomSuffix()}.broken`;
   try {
     await renameFile(path, aside);

@@ -73,10 +73,10 @@ async function eachEntry(path: string, visit: (name: string) => Promise<number>)
   return total;
 }
 
-/** Whether `path` has not changed for `staleMs`, by ctime. */
+/** Whether `path` has not changed for `staleMs`, by ctime (against `fileClock`, not `clock`). */
 async function isStale(path: string, locks: LockOptions): Promise<boolean> {
   try {
-    return locks.clock() - (await stat(path)).ctimeMs >= locks.staleMs;
+    return locks.fileClock() - (await stat(path)).ctimeMs >= locks.staleMs;
   } catch (error) {
     if (isMissing(error)) return false;
     throw error;

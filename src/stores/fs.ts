@@ -24,7 +24,7 @@ import {
   errorCode,
   FILE_MODE,
   isMissing,
-  isStillLinked,
+  isStillAt,
   openIfPresent,
   randomSuffix,
   readIfPresent,
@@ -58,8 +58,10 @@ export interface FileStoreOptions {
    */
   directory: string;
   /**
-   * Milliseconds since the epoch, for expiry and the age of locks and leftovers; inject the
-   * manager's clock in tests. Default `Date.now`. Example: `clock: () => fakeNow`.
+   * Milliseconds since the epoch, for records' expiry; inject the manager's clock in tests. The
+   * age of locks and leftover files is always measured with the real time, against the file
+   * system's timestamps, so a test clock never breaks a lock still held. Default `Date.now`.
+   * Example: `clock: () => fakeNow`.
    */
   clock?: () => number;
   /**
@@ -148,6 +150,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
   const sync = options.sync ?? true;
   const locks: LockOptions = {
     clock,
+    fileClock: Date.now,
     staleMs: positive('staleLockMs', options.staleLockMs, 10_000),
     timeoutMs: positive('lockTimeoutMs', options.lockTimeoutMs, 5_000),
   };
@@ -184,9 +187,10 @@ export function fileStore(options: FileStoreOptions): FileStore {
    * when they match, runs `run` holding the lock. The comparison is made before the lock, on a
    * descriptor kept open: a loser returns `false` without touching the lock, and a likely winner
    * checks under the lock that the file it compared is still the record, with no second read. It
-   * is when it is still linked and, if it was live, still live: a record file loses its name only
-   * to a replacement or a removal (which unlink it) or to `prune` (which claims expired records
-   * only), and the inode of an open file is never reused. Otherwise the record is read again.
+   * is when the record's path still names its inode and, if it was live, it is still live: a
+   * record file loses its name only to a replacement or a removal or to `prune` (which claims
+   * expired records only), and the inode of an open file is never reused. Otherwise the record is
+   * read again.
    */
   async function whenMatching(
     key: string,
@@ -210,10 +214,11 @@ export function fileStore(options: FileStoreOptions): FileStore {
       if (!matches(seen)) return false;
       return await exclusive(key, async (held) => {
         // A live record seen may have expired since; an expired one, or not a record, stays so.
-        const isLinked = fd !== undefined && isStillLinked(fd);
-        close(isLinked);
+        const isCurrent = fd !== undefined && isStillAt(fd, recordPath(layout, key));
+        // A file still named is closed at once; another is closed as `closeFile` sees fit.
+        close(isCurrent ? true : undefined);
         const isUnchanged =
-          isLinked && (seen === undefined || liveRecord(bytes, clock()) !== undefined);
+          isCurrent && (seen === undefined || liveRecord(bytes, clock()) !== undefined);
         if (!isUnchanged && !matches(await readLive(key))) return false;
         await run(held);
         return true;

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../src/core/errors.ts';
 import { fileStore } from '../../src/stores/fs.ts';
 import { encodeRecordFile } from '../../src/stores/fs-layout.ts';
-import { commit, LockLost, lock } from '../../src/stores/fs-lock.ts';
+import { commit, LockLost, lock, release } from '../../src/stores/fs-lock.ts';
 import { shardDirectory, storeKey, temporaryDirectory, thrown } from './fs-support.ts';
 
 const record = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
@@ -51,13 +51,14 @@ describe('fs store: writes through the lock file', () => {
     writeFileSync(lockFile, half.subarray(0, 12));
     assert.deepEqual(await store.get(key), record(1));
     assert.ok((await thrown(() => store.set(key, record(3), hour()))) instanceof StoreError);
-    // From now, not from the clock's start: the lock file's real mtime is what ages it.
-    clock.now = Date.now() + 31_000;
+    // Locks age by the real time against their mtime, whatever the store's clock.
+    const aged = new Date(Date.now() - 31_000);
+    utimesSync(lockFile, aged, aged);
     assert.equal(await store.compareAndSet(key, record(1), record(3), hour()), true);
     assert.deepEqual(await store.get(key), record(3));
     assert.ok(!existsSync(lockFile));
     writeFileSync(lockFile, half.subarray(0, 12));
-    utimesSync(lockFile, new Date(clock.now - 60_000), new Date(clock.now - 60_000));
+    utimesSync(lockFile, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     await store.prune();
     assert.deepEqual(readdirSync(shardDirectory(root, key)), [key]);
     assert.deepEqual(await store.get(key), record(3));
@@ -99,6 +100,32 @@ describe('fs store: writes through the lock file', () => {
     }
   });
 
+  it('a store clock far from the real time neither breaks a lock still held nor keeps a dead one', async () => {
+    const root = temporaryDirectory();
+    const key = storeKey();
+    const options = { staleLockMs: 30_000, lockTimeoutMs: 60 };
+    const ahead = fileStore({ directory: root, ...options, clock: () => Date.now() + 3_600_000 });
+    await ahead.set(key, record(1), { expiresAt: Date.now() + 7_200_000 });
+    const lockFile = join(shardDirectory(root, key), `${key}.lock`);
+    const locks = { clock: Date.now, fileClock: Date.now, staleMs: 30_000, timeoutMs: 1000 };
+    const held = await lock(lockFile, locks);
+    // An hour ahead, a lock taken just now is not stale: the write waits and fails, it does not
+    // break in.
+    const error = await thrown(() =>
+      ahead.compareAndSet(key, record(1), record(2), { expiresAt: Date.now() + 7_200_000 }),
+    );
+    assert.ok(error instanceof StoreError, String(error));
+    assert.ok(existsSync(lockFile), 'the holder keeps its lock');
+    await release(held);
+    // A day behind, a lock a dead writer left an hour ago is stale all the same.
+    const behind = fileStore({ directory: root, ...options, clock: () => Date.now() - 86_400_000 });
+    writeFileSync(lockFile, '');
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(lockFile, old, old);
+    await behind.set(key, record(3), { expiresAt: Date.now() + 3_600_000 });
+    assert.deepEqual(await behind.get(key), record(3));
+  });
+
   it('a write whose lock was broken while it took longer than staleLockMs does not land', async () => {
     const root = temporaryDirectory();
     const store = fileStore({ directory: root });
@@ -106,7 +133,7 @@ describe('fs store: writes through the lock file', () => {
     await store.set(key, record(1), hour());
     const shard = shardDirectory(root, key);
     const lockFile = join(shard, `${key}.lock`);
-    const options = { clock: Date.now, staleMs: 1000, timeoutMs: 1000 };
+    const options = { clock: Date.now, fileClock: Date.now, staleMs: 1000, timeoutMs: 1000 };
     const held = await lock(lockFile, options);
     // A breaker judged it stale and moved it aside; a new writer took the lock since.
     renameSync(lockFile, join(shard, 'broken-aside'));

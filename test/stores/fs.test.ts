@@ -1,10 +1,20 @@
 /** The file store: conformance, layout and permissions, atomic writes, key safety, locks, the index. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { StoreError } from '../../src/core/errors.ts';
 import { fileStore } from '../../src/stores/fs.ts';
+import { layoutOf } from '../../src/stores/fs-layout.ts';
+import { pruneFiles } from '../../src/stores/fs-prune.ts';
 import { describeStoreConformance } from '../../src/testing/index.ts';
 import {
   dumpTree,
@@ -15,6 +25,20 @@ import {
   temporaryDirectory,
   thrown,
 } from './fs-support.ts';
+
+/**
+ * The store's prune, run as if `ms` of real time had passed: files age by the real time against
+ * their timestamps (a ctime cannot be set back), so the file clock is moved instead. `now` is the
+ * store's clock, for records' expiry.
+ */
+function pruneLater(root: string, ms: number, now: number): Promise<number> {
+  return pruneFiles(layoutOf(resolve(root)), {
+    clock: () => now,
+    fileClock: () => Date.now() + ms,
+    staleMs: 10_000,
+    timeoutMs: 5_000,
+  });
+}
 
 const conformanceRoot = temporaryDirectory();
 describeStoreConformance('fs', {
@@ -160,9 +184,8 @@ describe('fs store: atomic writes and leftovers', () => {
     assert.deepEqual(await store.get(key), record(7));
     assert.equal(await store.prune(), 0);
     assert.ok(existsSync(temporary), 'a fresh temporary file may be a write in progress');
-    // From now, not from the clock's start: the file's real mtime is what ages it.
-    clock.now = Date.now() + 11_000;
-    assert.equal(await store.prune(), 0);
+    // Files age by the file clock (the real time in a store): a prune 11 s later.
+    assert.equal(await pruneLater(root, 11_000, clock.now), 0);
     assert.ok(!existsSync(temporary), 'a stale temporary file is pruned');
     assert.deepEqual(await store.get(key), record(7));
   });
@@ -248,13 +271,15 @@ describe('fs store: locks between processes', () => {
       (await thrown(() => store.compareAndSet(key, record(1), record(2), hour()))) instanceof
         StoreError,
     );
-    clock.now = Date.now() + 31_000;
+    // Locks age by the real time against their mtime, whatever the store's clock.
+    const aged = new Date(Date.now() - 31_000);
+    utimesSync(lockFile, aged, aged);
     assert.equal(await store.compareAndSet(key, record(1), record(2), hour()), true);
     assert.ok(!existsSync(lockFile));
     assert.deepEqual(await store.get(key), record(2));
     // A stale lock with nobody writing that record is removed by prune.
     writeFileSync(lockFile, '');
-    utimesSync(lockFile, new Date(clock.now - 60_000), new Date(clock.now - 60_000));
+    utimesSync(lockFile, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     await store.prune();
     assert.ok(!existsSync(lockFile));
   });
@@ -306,10 +331,31 @@ describe('fs store: per-user index', () => {
     assert.equal(await store.deleteByUser(userKey), 0);
     assert.deepEqual(await store.listByUser(other), [key]);
     clock.now += 60_000;
-    await store.prune();
+    await pruneLater(root, 60_000, clock.now);
     const markers = listTree(join(root, 'users')).filter((path) => path.split('/').length === 4);
     assert.equal(markers.length, 1, 'the stale marker is gone, the live one stays');
     assert.equal(listTree(join(root, 'users')).filter((p) => p.split('/').length === 3).length, 1);
+  });
+});
+
+describe('fs store: a hard link to a record elsewhere', () => {
+  it('does not let a stale compare-and-set win after the record was replaced', async () => {
+    // A snapshot made with hard links (`cp -al`, rsnapshot) keeps a replaced record's inode
+    // linked: the store must see that its path now names another file.
+    for (let round = 0; round < 20; round++) {
+      const root = temporaryDirectory();
+      const stores = Array.from({ length: 4 }, () => fileStore({ directory: root }));
+      const key = storeKey();
+      await stores[0]?.set(key, record(1), hour());
+      mkdirSync(join(root, 'snapshot'));
+      linkSync(join(shardDirectory(root, key), key), join(root, 'snapshot', key));
+      const wins = await Promise.all(
+        stores.map((store, i) => store.compareAndSet(key, record(1), record(10 + i), hour())),
+      );
+      assert.equal(wins.filter(Boolean).length, 1, `round ${round}: ${wins}`);
+      const winner = wins.indexOf(true);
+      assert.deepEqual(await stores[0]?.get(key), record(10 + winner));
+    }
   });
 });
 
