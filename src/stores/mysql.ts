@@ -69,6 +69,8 @@ const dialect: SQLDialect = {
     `DELETE FROM ${table} WHERE expires_at <= ? ORDER BY expires_at LIMIT ${limit}`,
   isRetryable: (error) => errorCode(error) === 'ER_LOCK_DEADLOCK',
   isMissingTable: (error) => errorCode(error) === 'ER_NO_SUCH_TABLE',
+  // MariaDB takes a metadata lock first: IF NOT EXISTS is safe under concurrency.
+  isConcurrentCreate: () => false,
 };
 
 /**

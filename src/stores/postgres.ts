@@ -22,8 +22,8 @@ import {
 /** Options of `postgresStore`. */
 export interface PostgresStoreOptions extends SQLStoreOptions {
   /**
-   * Your client: a `pg` Pool (recommended) or Client, or anything with the same
-   * `query(text, values)`. Give it `connectionTimeoutMillis` and `query_timeout` so that a dead
+   * Your client: a `pg` Pool, or anything with the same `query(text, values)`. A single Client
+   * suits scripts and tests only: nothing reconnects it after its connection drops. Give it `connectionTimeoutMillis` and `query_timeout` so that a dead
    * server frees its connections too. Required. Example: `client: new pg.Pool({ connectionString })`.
    */
   client: PostgresClient;
@@ -90,6 +90,8 @@ const dialect: SQLDialect = {
   // deadlock_detected, serialization_failure
   isRetryable: (error) => ['40P01', '40001'].includes(errorCode(error) ?? ''),
   isMissingTable: (error) => errorCode(error) === '42P01',
+  // unique_violation (on the catalogue), duplicate_table, duplicate_object
+  isConcurrentCreate: (error) => ['23505', '42P07', '42710'].includes(errorCode(error) ?? ''),
 };
 
 /**

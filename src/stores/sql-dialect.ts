@@ -80,6 +80,12 @@ export interface SQLDialect {
   isRetryable(error: unknown): boolean;
   /** Whether a driver error says the table does not exist. */
   isMissingTable(error: unknown): boolean;
+  /**
+   * Whether a driver error from a schema statement says that another connection created the same
+   * object at the same moment (PostgreSQL checks `IF NOT EXISTS` before it locks the catalogue):
+   * run once more, the statement then finds the object and does nothing.
+   */
+  isConcurrentCreate(error: unknown): boolean;
 }
 
 /** The `code` of a driver error (`'40P01'`, `'ER_LOCK_DEADLOCK'`, `'ECONNREFUSED'`), if any. */

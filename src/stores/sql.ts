@@ -323,7 +323,15 @@ export function createSQLStore(
       };
     },
     async createSchema() {
-      for (const statement of dialect.schema(table)) await run('createSchema', statement, []);
+      for (const statement of dialect.schema(table)) {
+        try {
+          await run('createSchema', statement, []);
+        } catch (error) {
+          // Another instance starting at the same moment created it first: run it again.
+          if (!(error instanceof StoreError && dialect.isConcurrentCreate(error.cause))) throw error;
+          await run('createSchema', statement, []);
+        }
+      }
     },
     async close() {},
   };

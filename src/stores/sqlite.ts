@@ -79,6 +79,8 @@ const dialect: SQLDialect = {
   // SQLITE_BUSY already waited busy_timeout inside SQLite, blocking the thread: never again.
   isRetryable: () => false,
   isMissingTable: (error) => String((error as Error | null)?.message).includes('no such table'),
+  // One writer at a time: IF NOT EXISTS is safe under concurrency.
+  isConcurrentCreate: () => false,
 };
 
 /** Names of SQLite's primary result codes, which `node:sqlite` gives only as numbers. */

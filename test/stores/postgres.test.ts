@@ -341,3 +341,29 @@ describe('postgres: compare-and-set over an expired row that another instance pr
     assert.deepEqual(await store.get(key), record);
   });
 });
+
+describe('postgres: createSchema from several instances starting at once', () => {
+  it('succeeds in every instance (PostgreSQL checks IF NOT EXISTS before it locks)', async () => {
+    const pools = Array.from({ length: 4 }, () => newPool(5432, 1));
+    const failures: string[] = [];
+    try {
+      for (let round = 0; round < 15; round++) {
+        const name = uniqueTable();
+        const results = await Promise.allSettled(
+          pools.map((client) => postgresStore({ client, table: name }).createSchema()),
+        );
+        for (const result of results) {
+          if (result.status === 'rejected') failures.push(String(result.reason?.cause?.code));
+        }
+        const store = postgresStore({ client: pool, table: name });
+        const key = randomStoreKey();
+        await store.set(key, randomRecord(), { expiresAt: Date.now() + 60_000 });
+        assert.ok(await store.get(key), 'the table works');
+        await pool.query(`DROP TABLE IF EXISTS "${name}"`);
+      }
+    } finally {
+      await Promise.all(pools.map((client) => client.end()));
+    }
+    assert.deepEqual(failures, []);
+  });
+});
