@@ -328,7 +328,8 @@ export function createSQLStore(
           await run('createSchema', statement, []);
         } catch (error) {
           // Another instance starting at the same moment created it first: run it again.
-          if (!(error instanceof StoreError && dialect.isConcurrentCreate(error.cause))) throw error;
+          if (!(error instanceof StoreError && dialect.isConcurrentCreate(error.cause)))
+            throw error;
           await run('createSchema', statement, []);
         }
       }
