@@ -154,7 +154,8 @@ function sessionKeyFor(
 
 /**
  * Writes the device record of a logged-in session when the login changed, the session got a new
- * token, or its "last seen" is older than the touch interval; on stores with a per-user index only.
+ * token or is resealed under a new secret, or its "last seen" is older than the touch interval; on
+ * stores with a per-user index only.
  */
 function refreshDevice(
   context: ManagerContext,
@@ -162,11 +163,16 @@ function refreshDevice(
   token: Token,
   meta: RecordMeta,
   now: number,
+  base: OpenedRecord | undefined,
 ): Promise<void> | undefined {
   const user = meta.u as UserBinding | undefined;
   if (user === undefined || context.store.listByUser === undefined) return undefined;
   const isStale = now - (user.d ?? 0) >= context.options.touchIntervalMs;
-  if (!state.userChanged && token === state.token && !isStale) return undefined;
+  // A record resealed under a new secret gets its device record under the new secret's user key
+  // now, or listing and revoking (which look under the current secrets only) would miss it once
+  // the old secret is removed.
+  const isRotated = base !== undefined && base.serverKey !== context.keyring.sealing;
+  if (!state.userChanged && token === state.token && !isStale && !isRotated) return undefined;
   return writeBinding(context, state, token, meta, user, now);
 }
 
@@ -264,7 +270,7 @@ export async function commitSession(
         : (base.meta.s ?? base.meta.t);
     const { meta, data } = mergeOnto(context, state, base, keys, now, cookieSentAt);
     // Awaited only when there is a device record to write: most commits have none.
-    const device = refreshDevice(context, state, token, meta, now);
+    const device = refreshDevice(context, state, token, meta, now, base);
     if (device !== undefined) await device;
     const sessionKey = sessionKeyFor(context, token, base);
     const { maxDataBytes } = context.options;

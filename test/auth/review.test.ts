@@ -189,6 +189,24 @@ describe('device lists during a secret rotation', () => {
     assert.equal(await revokeAllSessions(during, 'alice'), 1);
     assert.equal(getUserID(await during.load(cookie)), undefined);
   });
+
+  it('a session rewritten under [new, old] is still listed and revoked once old is removed', async () => {
+    const store = memoryStore();
+    const before = createSessionManager({ store, secrets: [OLD_SECRET] });
+    const session = await before.load(undefined);
+    await login(session, 'alice', 'cv-1');
+    const cookie = (await before.commit(session))?.split(';')[0];
+    // A write under [new, old] on a route without checkSession reseals the record under new.
+    const during = createSessionManager({ store, secrets: [SECRET, OLD_SECRET] });
+    const cart = await during.load(cookie);
+    cart.set('cart', ['book']);
+    await during.commit(cart);
+    const after = createSessionManager({ store, secrets: [SECRET] });
+    assert.equal(getUserID(await after.load(cookie)), 'alice');
+    assert.equal((await listSessions(after, 'alice')).length, 1);
+    assert.equal(await revokeAllSessions(after, 'alice'), 1);
+    assert.equal(getUserID(await after.load(cookie)), undefined);
+  });
 });
 
 describe('logout and CSRF on a destroyed session', () => {
