@@ -78,8 +78,13 @@ async function findSessions(
   const list = requireIndex(context);
   const { store } = context;
   const found: Found[] = [];
+  // During a secret rotation a device record rewritten under the new secret's user key may still
+  // be named by the old one's index (Redis keeps index members until their expiry): once each.
+  const seen = new Set<string>();
   for (const { userKey } of userKeysOf(context, userID)) {
     for (const deviceKey of await guard(context, 'listByUser', () => list(userKey))) {
+      if (seen.has(deviceKey)) continue;
+      seen.add(deviceKey);
       const record = await guard(context, 'get', () => store.get(deviceKey));
       const device =
         record === undefined ? undefined : openDevice(context, context.keyring, record);

@@ -25,6 +25,7 @@ import { createSessionManager, type SessionManager, type Store } from '../../src
 type Data = { cart: string[]; theme: string };
 
 export const SECRET = 'auth-suite-secret-7c1f0e9a2b4d6e8f0a1c3e5b7d9f1a3c';
+const OLD_SECRET = 'auth-suite-old-secret-3b8e1d5a9c7f2e4b6d0a8c1e3f5b7d92';
 
 /** A store factory, and an optional raw dump of everything the back-end holds. */
 export interface AuthStoreTarget {
@@ -110,6 +111,30 @@ export function describeAuth(name: string, target: AuthStoreTarget): void {
   };
 
   describe(`pithos/auth on the ${name} store`, () => {
+    it('a secret rotation lists each device once, before and after the old secret goes', async () => {
+      const store = await target.createStore();
+      try {
+        const managerWith = (secrets: string[]) => createSessionManager({ store, secrets });
+        const before = managerWith([OLD_SECRET]);
+        const session = await before.load(undefined);
+        await login(session, 'rota', 'cv-1');
+        const cookie = (await before.commit(session))?.split(';')[0];
+        // A write during the rotation reseals the record, and its device record, under the new
+        // secret; the old secret's index may still name that device record.
+        const during = managerWith([SECRET, OLD_SECRET]);
+        const cart = await during.load(cookie);
+        cart.set('cart', ['book']);
+        await during.commit(cart);
+        assert.equal((await listSessions(during, 'rota')).length, 1);
+        const after = managerWith([SECRET]);
+        assert.equal((await listSessions(after, 'rota')).length, 1);
+        assert.equal(await revokeAllSessions(during, 'rota'), 1);
+        assert.equal(getUserID(await after.load(cookie)), undefined);
+      } finally {
+        await target.closeStore?.(store);
+      }
+    });
+
     it(
       'login binds the user, keeps only the listed keys, and logout ends the session',
       withFixture(async (f) => {
