@@ -13,7 +13,7 @@
  */
 import { equalBytes } from '../core/bytes.ts';
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions } from '../core/store.ts';
+import { MAX_TIMEOUT_MS, type Store, type StoreSetOptions } from '../core/store.ts';
 import { isStoreKey } from '../core/token.ts';
 
 /** Options of `memcachedStore`. */
@@ -147,7 +147,8 @@ function expirationExtras(expiresAt: number, now: number): Uint8Array | undefine
   if (!(left > 0)) return undefined;
   const seconds = left + 1;
   const extras = new Uint8Array(8);
-  const absolute = Math.min(Math.ceil(expiresAt / 1000) + 1, 0xffff_ffff);
+  // memcached compares a timestamp with the real time: the same time left, counted from it.
+  const absolute = Math.min(Math.ceil((Date.now() + expiresAt - now) / 1000) + 1, 0xffff_ffff);
   new DataView(extras.buffer).setUint32(4, seconds <= MAX_RELATIVE_SECONDS ? seconds : absolute);
   return extras;
 }
@@ -182,8 +183,10 @@ function checkOptions(prefix: string, timeoutMs: number): void {
   if (prefix.length > MAX_PREFIX_BYTES) {
     throw new ConfigError(`memcached store: prefix must be at most ${MAX_PREFIX_BYTES} bytes`);
   }
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new ConfigError('memcached store: timeoutMs must be a positive number of milliseconds');
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new ConfigError(
+      `memcached store: timeoutMs must be a positive number of milliseconds, at most ${MAX_TIMEOUT_MS}`,
+    );
   }
 }
 

@@ -98,6 +98,8 @@ function hasMethod(client: unknown, name: string): boolean {
 }
 
 const BUFFER_REPLIES: NodeRedisCommandOptions = { typeMapping: BUFFERS };
+/** A client for which every command takes the deadline's signal. */
+const NOT_READY = { isReady: false };
 
 /**
  * node-redis's options for one command. A connected client writes a command to its socket at
@@ -123,10 +125,20 @@ function sendFor(client: RedisClient): [RedisConnection['flavour'], Send] {
   if (hasMethod(client, 'sendCommand') && hasMethod(client, 'getSlotRandomNode')) {
     const cluster = client as NodeRedisCluster;
     // Reads go to masters too (isReadonly false): a replica may not have the latest write yet.
+    // The deadline's signal always goes along: a cluster stays ready while one of its masters
+    // is unreachable, and that master's commands wait in its own offline queue. (node-redis
+    // drops the signal's listener once a command is written.)
     return [
       'node-redis cluster',
-      (key, args, deadline) => cluster.sendCommand(key, false, args, optionsFor(cluster, deadline)),
+      (key, args, deadline) =>
+        cluster.sendCommand(key, false, args, optionsFor(NOT_READY, deadline)),
     ];
+  }
+  if (hasMethod(client, 'getSentinelNode') || hasMethod(client, 'getMasterNode')) {
+    throw new ConfigError(
+      'redisStore: a node-redis Sentinel client (createSentinel) is not supported; ' +
+        'give ioredis a `sentinels` list (new Redis({ sentinels, name })), or connect to the master',
+    );
   }
   if (hasMethod(client, 'sendCommand')) {
     const single = client as NodeRedisClient;

@@ -13,7 +13,12 @@
  * @module
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
+import {
+  MAX_TIMEOUT_MS,
+  type Store,
+  type StoreSetOptions,
+  type StoreStats,
+} from '../core/store.ts';
 import { isStoreKey, isUserKey } from '../core/token.ts';
 import {
   type Deadline,
@@ -60,6 +65,14 @@ export interface RedisStoreOptions {
    * @example `500`
    */
   timeoutMs?: number;
+  /**
+   * Milliseconds since the epoch: the time the records' `expiresAt` counts in, from which each
+   * record's TTL is worked out (Redis then counts it down in real time). Inject the manager's
+   * clock in tests. Default `Date.now`.
+   *
+   * @example `() => fakeNow`
+   */
+  clock?: () => number;
 }
 
 /** A Redis store, with compare-and-set and a per-user index; expiry is native, so no `prune`. */
@@ -130,8 +143,13 @@ function checkOptions(options: RedisStoreOptions): { prefix: string; timeoutMs: 
   if (typeof prefix !== 'string') {
     throw new ConfigError("redisStore: `prefix` must be a string, such as 'pithos:'");
   }
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new ConfigError('redisStore: `timeoutMs` must be a positive number of milliseconds');
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new ConfigError(
+      `redisStore: \`timeoutMs\` must be a positive number of milliseconds, at most ${MAX_TIMEOUT_MS}`,
+    );
+  }
+  if (options.clock !== undefined && typeof options.clock !== 'function') {
+    throw new ConfigError('redisStore: `clock` must be a function returning milliseconds');
   }
   return { prefix, timeoutMs };
 }
@@ -201,6 +219,12 @@ function bounded<T>(
 
 type Send = (args: RedisArgument[]) => Promise<unknown>;
 
+/** The `keyPrefix` an ioredis client adds to every key it sends (`''` for node-redis). */
+function clientKeyPrefix(client: RedisClient): string {
+  const keyPrefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+  return typeof keyPrefix === 'string' ? keyPrefix : '';
+}
+
 /** One sender per master: every master of a Cluster (SCAN sees one node's keys), else the server. */
 async function masters(client: RedisClient, redis: RedisConnection): Promise<Send[]> {
   const cluster = client as Partial<{ masters: unknown[]; nodeClient(node: unknown): unknown }>;
@@ -234,6 +258,7 @@ async function masters(client: RedisClient, redis: RedisConnection): Promise<Sen
  */
 export function redisStore(options: RedisStoreOptions): RedisStore {
   const { prefix, timeoutMs } = checkOptions(options);
+  const clock = options.clock ?? Date.now;
   const redis: RedisConnection = redisConnection(options.client);
   const recordKey = (key: string): string => `${prefix}${key}`;
   const indexKey = (userKey: string): string => `${prefix}user:${userKey}`;
@@ -260,7 +285,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   /** The index's members not yet past their expiry (their records may be gone). */
   async function members(userKey: string, deadline: Deadline): Promise<string[]> {
-    const reply = await redis.script(INDEX_LIST, indexKey(userKey), [String(Date.now())], deadline);
+    const reply = await redis.script(INDEX_LIST, indexKey(userKey), [String(clock())], deadline);
     const names = Array.isArray(reply) ? reply.map(String) : [];
     return names.filter((name) => isStoreKey(name));
   }
@@ -273,21 +298,20 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   /** Counts the records on one master, a SCAN page at a time (a key seen twice counts twice). */
   async function count(send: Send, totals: { records: number; bytes: number }): Promise<void> {
-    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    // ioredis adds its own `keyPrefix` to every key it sends, but not to a SCAN pattern, and SCAN
+    // returns the names with it.
+    const full = `${clientKeyPrefix(options.client)}${prefix}`;
+    const match = `${full.replace(/[*?[\]\\]/g, '\\$&')}*`;
     let cursor = '0';
     do {
       const page = (await bounded('stats', timeoutMs, () =>
         send(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000']),
       )) as [unknown, unknown[]];
       cursor = String(page[0]);
-      const names = page[1].map(String).filter((name) => isStoreKey(name.slice(prefix.length)));
-      const lengths = await run('stats', (deadline) =>
-        each<number>(
-          names.map((name) => name.slice(prefix.length)),
-          'STRLEN',
-          deadline,
-        ),
-      );
+      const keys = page[1]
+        .map((name) => String(name).slice(full.length))
+        .filter((key) => isStoreKey(key));
+      const lengths = await run('stats', (deadline) => each<number>(keys, 'STRLEN', deadline));
       for (const length of lengths.map(Number)) {
         // 0: the record expired or was deleted since the SCAN.
         if (length > 0) {
@@ -311,7 +335,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       checkKey(key);
       checkUserKey(setOptions.userKey, false);
       await run('set', async (deadline) => {
-        const now = Date.now();
+        const now = clock();
         const ttl = ttlOf(setOptions.expiresAt, now);
         const name = recordKey(key);
         // A record already past its expiry must read as absent: Redis refuses a TTL of 0 or less.
@@ -333,7 +357,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       checkKey(key);
       checkUserKey(setOptions.userKey, false);
       return run('compareAndSet', async (deadline) => {
-        const now = Date.now();
+        const now = clock();
         const ttl = ttlOf(setOptions.expiresAt, now);
         if (ttl > 0) await index(key, setOptions, now, deadline);
         const args = [

@@ -16,7 +16,12 @@
  * @module
  */
 import { ConfigError, StoreError } from '../core/errors.ts';
-import type { Store, StoreSetOptions, StoreStats } from '../core/store.ts';
+import {
+  MAX_TIMEOUT_MS,
+  type Store,
+  type StoreSetOptions,
+  type StoreStats,
+} from '../core/store.ts';
 import { isStoreKey, isUserKey } from '../core/token.ts';
 import {
   errorCode,
@@ -109,6 +114,9 @@ export function createSQLStore(
 ): SQLStore {
   const table = sqlTable(dialect, options.table);
   const timeoutMs = positiveInteger(dialect, 'timeoutMs', options.timeoutMs, 5_000);
+  if (timeoutMs > MAX_TIMEOUT_MS) {
+    throw new ConfigError(`${dialect.name} store: timeoutMs must be at most ${MAX_TIMEOUT_MS}`);
+  }
   const batch = positiveInteger(dialect, 'pruneBatchSize', options.pruneBatchSize, 1_000);
   const userClock = options.clock ?? Date.now;
   // Whole milliseconds: the columns are integers, and a fractional clock would fail every statement.

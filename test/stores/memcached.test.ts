@@ -71,7 +71,7 @@ describe('memcached store: configuration and keys', () => {
     for (const bad of ['has space', 'tab\t', 'é', 'x'.repeat(187)]) {
       assert.throws(() => memcachedStore({ client, prefix: bad }), ConfigError, bad);
     }
-    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
       assert.throws(() => memcachedStore({ client, timeoutMs }), ConfigError);
     }
     assert.doesNotThrow(() => memcachedStore({ client, prefix: 'x'.repeat(186) }));
@@ -135,6 +135,26 @@ describe('memcached store: expiry', () => {
       `memcached holds a TTL of ${ttl} s`,
     );
     await store.delete(key(3));
+  });
+
+  it('an absolute expiry counts from the real time, whatever the store clock says', async () => {
+    // A test clock in 2024: 40 days from it is still in the past for memcached's own clock.
+    const { store, clock, sent } = setup(Date.UTC(2024, 0, 1));
+    const realNow = Date.now();
+    await store.set(key(6), record(6), { expiresAt: clock.now + 40 * DAY });
+    const expiration = Number(sent.at(-1)?.expiration);
+    const expected = Math.ceil((realNow + 40 * DAY) / 1000) + 1;
+    assert.ok(
+      Math.abs(expiration - expected) <= 2,
+      `sent ${expiration}, expected about ${expected}`,
+    );
+    assert.deepEqual(await store.get(key(6)), record(6));
+    assert.equal(
+      await store.compareAndSet(key(6), record(6), record(7), { expiresAt: clock.now + 40 * DAY }),
+      true,
+    );
+    assert.deepEqual(await store.get(key(6)), record(7));
+    await store.delete(key(6));
   });
 
   it('an expiresAt already past deletes instead of writing', async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { createSentinel } from 'redis';
 import { ConfigError, PithosError, StoreError } from '../../src/core/errors.ts';
 import type { Store } from '../../src/core/store.ts';
 import { type RedisClient, type RedisStore, redisStore } from '../../src/stores/redis.ts';
@@ -86,6 +88,23 @@ for (const flavour of flavours) {
 
   describe(`redis (${flavour.name}): what is special to Redis`, () => {
     const store = redisStore({ client: flavour.client, prefix });
+
+    it('counts TTLs from the clock option, so a test clock far from now still keeps records', async () => {
+      const fixed = Date.UTC(2024, 0, 1);
+      const clocked = redisStore({ client: flavour.client, prefix, clock: () => fixed });
+      const [key, user] = [storeKey(), userKey()];
+      const expiresAt = fixed + HOUR;
+      await clocked.set(key, record(), { expiresAt, userKey: user });
+      assert.ok(await clocked.get(key), 'set kept it');
+      const ttl = await ioClient.pttl(`${prefix}${key}`);
+      assert.ok(ttl > HOUR - 10_000 && ttl <= HOUR, `record PTTL ${ttl}`);
+      assert.deepEqual(await clocked.listByUser(user), [key]);
+      const other = storeKey();
+      assert.equal(await clocked.compareAndSet(other, undefined, record(), { expiresAt }), true);
+      assert.ok(await clocked.get(other), 'compare-and-set kept it');
+      assert.equal(await clocked.deleteByUser(user), 1);
+      await clocked.delete(other);
+    });
 
     it('records and user indexes carry a TTL up to their expiry', async () => {
       const [key, user, expiresAt] = [storeKey(), userKey(), Date.now() + 60_000];
@@ -263,8 +282,19 @@ describe('redis: without a server', () => {
     const [{ client }] = fakes(async () => null);
     assert.throws(() => redisStore({ client: {} as RedisClient }), ConfigError);
     assert.throws(() => redisStore({ client, prefix: 1 as unknown as string }), ConfigError);
-    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+    // 2^31 ms and more: node's timers would fire after 1 ms.
+    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])
       assert.throws(() => redisStore({ client, timeoutMs }), ConfigError);
+    assert.throws(() => redisStore({ client, clock: 5 as unknown as () => number }), ConfigError);
+    // node-redis's Sentinel client sends commands with another call shape: refused, not garbled.
+    const sentinel = createSentinel({
+      name: 'm',
+      sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }],
+    });
+    assert.throws(
+      () => redisStore({ client: sentinel as unknown as RedisClient }),
+      (error) => error instanceof ConfigError && /Sentinel/.test(error.message),
+    );
   });
 
   it('sends each flavour its own call shape, asking node-redis for Buffers', async () => {
@@ -287,15 +317,23 @@ describe('redis: without a server', () => {
       [`pithos:${key}`, false, ['GET', `pithos:${key}`], clusterOptions],
     ]);
     assert.deepEqual(io?.calls, [['GET', `pithos:${key}`]]);
-    // A ready client writes at once, where no abort reaches: it gets no signal at all.
+    // A ready client writes at once, where no abort reaches: it gets no signal at all. A ready
+    // cluster does: one of its masters may be unreachable, its commands queued.
     const [ready, readyCluster] = fakes(async () => null);
     for (const fake of [ready, readyCluster]) {
       Object.defineProperty(fake?.client, 'isReady', { value: true });
       await redisStore({ client: fake?.client as RedisClient }).get(key);
     }
     assert.deepEqual(ready?.calls, [[['GET', `pithos:${key}`], { typeMapping: { 36: Buffer } }]]);
+    const readySignal = signalOf(readyCluster?.calls[0]);
+    assert.ok(readySignal instanceof AbortSignal);
     assert.deepEqual(readyCluster?.calls, [
-      [`pithos:${key}`, false, ['GET', `pithos:${key}`], { typeMapping: { 36: Buffer } }],
+      [
+        `pithos:${key}`,
+        false,
+        ['GET', `pithos:${key}`],
+        { typeMapping: { 36: Buffer }, abortSignal: readySignal },
+      ],
     ]);
   });
 
@@ -360,5 +398,21 @@ describe('redis: without a server', () => {
     assert.ok(
       error instanceof StoreError && error instanceof PithosError && error.code === 'STORE_FAILED',
     );
+  });
+});
+
+describe('redis: stats with an ioredis client that has its own keyPrefix', () => {
+  it('counts the records under both prefixes', async () => {
+    const client = new Redis({ host: '127.0.0.1', port: SINGLE_PORT, keyPrefix: `${prefix}app:` });
+    try {
+      const store = redisStore({ client, prefix: 'sessions:' });
+      const keys = [storeKey(), storeKey(), storeKey()];
+      for (const key of keys) await store.set(key, record(), { expiresAt: Date.now() + HOUR });
+      assert.deepEqual(await store.stats(), { records: 3, bytes: 3 * 48 });
+      for (const key of keys) await store.delete(key);
+      assert.deepEqual(await store.stats(), { records: 0, bytes: 0 });
+    } finally {
+      client.disconnect();
+    }
   });
 });

@@ -120,7 +120,13 @@ export function describeSQLStoreTests(h: SQLHarness): void {
       for (const client of [undefined, {}, { query: 1, execute: 1 }]) {
         assert.throws(() => h.storeWithClient(client), ConfigError);
       }
-      for (const bad of [{ timeoutMs: 0 }, { pruneBatchSize: -1 }, { pruneBatchSize: 1.5 }]) {
+      // A timeout of 2^31 ms or more: node's timers would fire after 1 ms.
+      for (const bad of [
+        { timeoutMs: 0 },
+        { timeoutMs: 2 ** 31 },
+        { pruneBatchSize: -1 },
+        { pruneBatchSize: 1.5 },
+      ]) {
         assert.throws(() => h.store(bad), ConfigError);
       }
     });
