@@ -46,16 +46,22 @@ function addCookie(headers: Headers, setCookie: string): void {
   headers.set('vary', varyWithCookie(headers.get('vary')));
 }
 
-/** The response with the cookie added; a copy when its headers are immutable (`Response.redirect`). */
+/**
+ * A copy of the response with the cookie added. Never the handler's own object: a handler may
+ * return a `Response` it shares between requests (a module-level constant), and one user's cookie
+ * added to it would go out to every later user. Only a response that cannot be copied (a status
+ * below 200, such as a runtime's WebSocket upgrade, or a body already read) gets it in place.
+ */
 export function withSetCookie(response: Response, setCookie: string): Response {
+  let copy: Response;
   try {
+    copy = new Response(response.body, response);
+  } catch {
     addCookie(response.headers, setCookie);
     return response;
-  } catch {
-    const copy = new Response(response.body, response);
-    addCookie(copy.headers, setCookie);
-    return copy;
   }
+  addCookie(copy.headers, setCookie);
+  return copy;
 }
 
 /**

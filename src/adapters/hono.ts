@@ -69,7 +69,10 @@ function dropResponse(c: Context): void {
   c.res = new Response(null);
 }
 
-/** Adds the cookie; assigning `c.res` only for a copy, as Hono merges the old headers into it. */
+/**
+ * Adds the cookie to a copy of `c.res` (see `withSetCookie`), cleared first: Hono would merge the
+ * old response's headers into the new one.
+ */
 function addCookie(c: Context, setCookie: string): void {
   const response = withSetCookie(c.res, setCookie);
   if (response === c.res) return;

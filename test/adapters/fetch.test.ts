@@ -176,6 +176,17 @@ describe('fetch: what only a Response can do', () => {
     assert.equal(cancelled, 1);
   });
 
+  it('a Response the handler shares between requests never carries one user’s cookie to another', async (t) => {
+    const shared = new Response(null, { status: 204 });
+    const app = await serve(t, () => shared);
+    const first = await get(app.url, '/');
+    const second = await get(app.url, '/');
+    assert.equal(first.setCookies.length, 1);
+    assert.equal(second.setCookies.length, 1, 'the second visitor gets only their own cookie');
+    assert.notEqual(second.setCookies[0], first.setCookies[0]);
+    assert.equal(shared.headers.get('set-cookie'), null, 'the shared object is left alone');
+  });
+
   it('Response.redirect() (immutable headers) still gets the cookie, no-store and Vary', async (t) => {
     const app = await serve(t, (request) => Response.redirect(new URL('/next', request.url), 303));
     const answer = await get(app.url, '/');

@@ -158,6 +158,22 @@ describe('hono: what only Hono does', () => {
     );
   });
 
+  it('a Response a route shares between requests never carries one user’s cookie to another', async (t) => {
+    const shared = new Response(null, { status: 204 });
+    const { app } = await serveRoutes(t, (hono) => {
+      hono.post('/like', (c) => {
+        c.get('session').set('user', 'someone');
+        return shared;
+      });
+    });
+    const first = await fetch(`${app.url}/like`, { method: 'POST' });
+    const second = await fetch(`${app.url}/like`, { method: 'POST' });
+    assert.equal(first.headers.getSetCookie().length, 1);
+    assert.equal(second.headers.getSetCookie().length, 1, 'only the second visitor’s own cookie');
+    assert.notEqual(second.headers.getSetCookie()[0], first.headers.getSetCookie()[0]);
+    assert.equal(shared.headers.get('set-cookie'), null, 'the shared object is left alone');
+  });
+
   it('c.redirect after a write carries the cookie; the target sees the value', async (t) => {
     const { app } = await serveRoutes(t, (hono) => {
       hono.post('/login', (c) => {
