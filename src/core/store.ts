@@ -13,7 +13,7 @@
  * The longest timeout a store accepts, in milliseconds (about 24.8 days): node's timers hold at
  * most 2^31 − 1 ms and fire after 1 ms for anything longer.
  */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const MAX_TIMEOUT_MS: number = 2 ** 31 - 1;
 
 export interface StoreSetOptions {
   /**
