@@ -59,7 +59,7 @@ export interface ExpressSessionMiddleware<Data extends object> extends ExpressMi
 }
 
 /** A 5xx response means the request failed: its session changes are not kept. */
-const isServerError = (response: ServerResponse): boolean => response.statusCode >= 500;
+const isServerError = (status: number): boolean => status >= 500;
 
 /**
  * Creates the Express middleware for `manager`, with the typed accessor of its sessions.
@@ -142,7 +142,7 @@ export function createSessionMiddleware<Data extends object>(
       (typeof routerNext === 'function' ? routerNext : next)(error);
     };
     const commit = (): Promise<string | undefined> =>
-      isServerError(response) ? Promise.resolve(undefined) : manager.commit(session);
+      isServerError(hook.status()) ? Promise.resolve(undefined) : manager.commit(session);
     const onFailure = (error: unknown): unknown => {
       if (!hook.hasEnded()) {
         // The handler is still streaming: its next chunks would follow any error page. Cut the

@@ -27,8 +27,14 @@ export interface NodeSessionOptions {
    * Answers when loading or committing the session fails (a `StoreError`), or the handler throws
    * before responding. Default: a plain `500 Internal Server Error` without details, and the error
    * logged with `console.error`. Called only while the response's headers can still be written.
+   * It may answer asynchronously (return a promise): when it settles without having answered,
+   * the plain `500` goes out.
    */
-  onError?: (error: unknown, request: IncomingMessage, response: ServerResponse) => void;
+  onError?: (
+    error: unknown,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ) => void | Promise<void>;
 }
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders';
@@ -64,19 +70,28 @@ function applyWriteHeadHeaders(response: ServerResponse, args: unknown[]): void 
   const headers = args.splice(index, 1)[0] as OutgoingHttpHeaders | unknown[];
   const pairs: [unknown, unknown][] = [];
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+    // Node takes a flat [name, value, name, value…] list or [[name, value]…] tuples.
+    if (Array.isArray(headers[0])) {
+      for (const pair of headers as unknown[][]) pairs.push([pair[0], pair[1]]);
+    } else {
+      for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+    }
   } else {
     pairs.push(...Object.entries(headers));
   }
-  // As node:http does, they replace headers of the same name set before, except that every
-  // Set-Cookie they name is kept (node's own slow path keeps only the last of a repeated pair).
-  const cookies: unknown[] = [];
+  // As node:http does, they replace headers of the same name set before; a name given several
+  // times keeps all its values (a list repeats `Link`, say), and so does every Set-Cookie.
+  const grouped = new Map<string, { name: string; values: unknown[] }>();
   for (const [name, value] of pairs) {
     if (!name) continue;
-    if (String(name).toLowerCase() === 'set-cookie') cookies.push(...[value].flat());
-    else response.setHeader(String(name), value as string);
+    const key = String(name).toLowerCase();
+    const entry = grouped.get(key) ?? { name: String(name), values: [] };
+    entry.values.push(...[value].flat());
+    grouped.set(key, entry);
   }
-  if (cookies.length > 0) response.setHeader('set-cookie', cookies as string[]);
+  for (const { name, values } of grouped.values()) {
+    response.setHeader(name, values.length === 1 ? (values[0] as string) : (values as string[]));
+  }
 }
 
 function addCookie(
@@ -113,6 +128,21 @@ export function commitBeforeHeaders(
 }
 
 const HOLD = Symbol('pithos.hold');
+/** Longest a `socket.destroy()` made while calls are held waits for the commit to settle. */
+const DESTROY_WAIT_MS = 10_000;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** The bytes a `write(chunk, encoding)` adds to the response. */
+function chunkBytes(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') {
+    const known = typeof encoding === 'string' && Buffer.isEncoding(encoding);
+    return Buffer.byteLength(chunk, known ? (encoding as BufferEncoding) : 'utf8');
+  }
+  return (chunk as { byteLength?: number } | null)?.byteLength ?? 0;
+}
 const ServerResponsePrototype: object = ServerResponse.prototype;
 
 /** The wrappers are made once and shared: a request costs one object, not four closures. */
@@ -295,6 +325,9 @@ export class ResponseHold {
   /** The socket whose `destroy` waits while calls are held, and the arguments it was called with. */
   #socket: (Socket & { destroy: AnyFunction }) | undefined;
   #destroyArgs: unknown[] | undefined;
+  /** Bytes of the held `write` calls, and whether one of them answered `false`. */
+  #heldBytes = 0;
+  #needsDrain = false;
 
   constructor(
     response: ServerResponse,
@@ -386,6 +419,11 @@ export class ResponseHold {
     // handler that answers twice, an error page after a reply) is dropped, not replayed after
     // the first, where it would write after the end and crash the process.
     if (this.#ended) return afterEnd(this.#response, name, args);
+    if (name === 'flushHeaders' && this.#phase === 'armed') {
+      // As node's flushHeaders does: the implicit writeHead first, through the wrappers of
+      // middleware above (compression sets its Content-Encoding there, before the first write).
+      (this.#response as unknown as { _implicitHeader?: () => void })._implicitHeader?.();
+    }
     if (name === 'end') this.#ended = true;
     this.#held.push([name, args]);
     if (this.#phase === 'armed') {
@@ -395,7 +433,20 @@ export class ResponseHold {
       this.#deferDestroy();
       void this.#run();
     }
-    return name === 'write' ? true : this.#response;
+    if (name !== 'write') return this.#response;
+    // Backpressure as node gives it while it buffers: `false` past the high-water mark, so that
+    // a pipe() waits for 'drain' instead of reading its whole source into the held calls.
+    this.#heldBytes += chunkBytes(args[0], args[1]);
+    if (this.#heldBytes < this.#response.writableHighWaterMark) return true;
+    this.#needsDrain = true;
+    return false;
+  }
+
+  /** The status the response will have: that of a held `writeHead`, else its `statusCode`. */
+  status(): number {
+    const writeHead = this.#held.find(([name]) => name === 'writeHead')?.[1];
+    const code = Number(writeHead?.[0]);
+    return Number.isInteger(code) ? code : this.#response.statusCode;
   }
 
   /**
@@ -409,7 +460,17 @@ export class ResponseHold {
     if (socket === null || Object.hasOwn(socket, 'destroy')) return;
     this.#socket = socket;
     socket.destroy = (...args: unknown[]) => {
-      this.#destroyArgs ??= args;
+      // An error (the client reset the connection) ends it now; so does waiting too long for a
+      // commit that does not settle: node's own timeouts and closeAllConnections must work.
+      if (args[0] instanceof Error) {
+        this.#settleDestroy();
+        socket.destroy(...args);
+        return socket;
+      }
+      if (this.#destroyArgs === undefined) {
+        this.#destroyArgs = args;
+        setTimeout(() => this.#settleDestroy(), DESTROY_WAIT_MS).unref();
+      }
       return socket;
     };
   }
@@ -443,8 +504,25 @@ export class ResponseHold {
       }
     } finally {
       if (after === 'pass') this.#pass();
+      else if (isThenable(after)) this.#passUntil(after);
       else this.#phase = 'absorbing';
     }
+  }
+
+  /**
+   * An `onError` that answers asynchronously: its calls go through until it settles; if it then
+   * has not answered, the plain error response goes out.
+   */
+  #passUntil(answering: PromiseLike<unknown>): void {
+    const settle = (): void => {
+      if (this.#phase !== 'passing') return;
+      if (!this.#response.headersSent) sendError(this.#response);
+      this.#phase = 'absorbing';
+    };
+    Promise.resolve(answering).then(settle, (error: unknown) => {
+      console.error('pithos: onError failed', error);
+      settle();
+    });
   }
 
   async #run(): Promise<void> {
@@ -467,13 +545,20 @@ export class ResponseHold {
       if (setCookie !== undefined && !response.headersSent) {
         addCookie(response, setCookie, writeHeadArgs);
       }
+      let accepted = true;
       for (const [name, args] of this.#held.splice(0)) {
         // Middleware that tests `res._header` before each write (compression does) calls
         // writeHead again while the first is held; node would have refused it once sent.
         if (name === 'writeHead' && response.headersSent) continue;
-        this.#call(name, args);
+        const result = this.#call(name, args);
+        if (name === 'write') accepted = result !== false;
       }
       this.#settleDestroy();
+      // A held write answered `false`: whoever waits for 'drain' gets it, from node when its own
+      // buffer is over the mark now, else from here.
+      if (this.#needsDrain && accepted && !response.destroyed) {
+        process.nextTick(() => response.emit('drain'));
+      }
     } catch (error) {
       // A held call node rejects (an invalid header, say) throws only now, outside the handler:
       // answer through the error path instead of leaving an unhandled rejection.
@@ -522,12 +607,14 @@ export function withSession<Data extends object>(
   const isTrusted = compileTrustProxy(options.trustProxy);
   const onError = options.onError ?? defaultOnError;
   return async (request, response) => {
-    const fail = (error: unknown): void => {
+    // Returns what onError returned: the hold waits for one that answers asynchronously.
+    const fail = (error: unknown): unknown => {
       try {
-        onError(error, request, response);
+        return onError(error, request, response);
       } catch (hookError) {
         console.error('pithos: onError threw', hookError);
         sendError(response);
+        return undefined;
       }
     };
     let session: Session<Data>;

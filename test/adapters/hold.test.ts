@@ -5,7 +5,9 @@
  * Each case first proves it reaches the hold: the session write is committed with the response.
  */
 import assert from 'node:assert/strict';
-import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import express, { type ErrorRequestHandler } from 'express';
 import Koa from 'koa';
@@ -260,3 +262,176 @@ describe('koa: a middleware that writes to ctx.res itself', () => {
     assert.equal((await get(running.url, '/')).body, 'ok', 'the server still answers');
   });
 });
+
+describe('the hold with streams, slow stores and middleware above it', () => {
+  it('gives backpressure while the commit runs: a pipe() waits instead of buffering its source', async (t) => {
+    const store = watchedStore();
+    const CHUNK = 64 * 1024;
+    const TOTAL = 4 * 1024 * 1024;
+    let pulled = 0;
+    const app = await serve(
+      t,
+      withSession(
+        scenarioManager<Data>(store, { cookie: COOKIE }),
+        (_request, response, session) => {
+          session.set('visits', 1);
+          store.hold();
+          new Readable({
+            read() {
+              pulled += CHUNK;
+              this.push(pulled > TOTAL ? null : Buffer.alloc(CHUNK, 120));
+            },
+          }).pipe(response);
+        },
+      ),
+    );
+    const answer = get(app.url, '/');
+    await store.whenHeld(1);
+    for (let i = 0; i < 20; i++) await settle();
+    assert.ok(pulled <= 4 * CHUNK, `${pulled} bytes pulled while the commit waited`);
+    store.release();
+    const done = await answer;
+    assert.equal(done.body.length, TOTAL, 'the whole body arrives once the commit is done');
+    assert.equal(done.setCookies.length, 1);
+  });
+
+  it('a client that resets its connection while the commit hangs frees the connection', async (t) => {
+    const store = watchedStore();
+    const server = createServer(
+      withSession(
+        scenarioManager<Data>(store, { cookie: COOKIE }),
+        (_request, response, session) => {
+          session.set('visits', 1);
+          store.hold();
+          response.end('ok');
+        },
+      ),
+    );
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    t.after(() => {
+      store.release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await store.whenHeld(1);
+    socket.resetAndDestroy();
+    const count = () => new Promise<number>((done) => server.getConnections((_e, n) => done(n)));
+    for (let turn = 0; turn < 200 && (await count()) > 0; turn++) await settle();
+    assert.equal(await count(), 0, 'the reset connection is gone, though the commit still hangs');
+  });
+
+  it('flushHeaders while the commit runs lets writeHead wrappers above it run first (as compression needs)', async (t) => {
+    const order: string[] = [];
+    const app = await serve(
+      t,
+      withSession(manager(), (_request, response, session) => {
+        session.set('visits', 1);
+        // What on-headers does for compression: a writeHead wrapper set after pithos's.
+        const below = response.writeHead;
+        response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+          order.push('writeHead');
+          this.setHeader('x-encoding', 'chosen');
+          return (below as (...a: unknown[]) => ServerResponse).apply(this, args);
+        } as typeof response.writeHead;
+        response.flushHeaders();
+        order.push('write');
+        response.write('data: 1\n\n');
+        response.end();
+      }),
+    );
+    const answer = await get(app.url, '/');
+    assert.deepEqual(order, ['writeHead', 'write']);
+    assert.equal(answer.headers.get('x-encoding'), 'chosen');
+    assert.equal(answer.body, 'data: 1\n\n');
+    assert.equal(answer.setCookies.length, 1);
+  });
+
+  it('an onError that answers asynchronously after a failed commit is waited for', async (t) => {
+    const store = watchedStore();
+    const app = await serve(
+      t,
+      withSession(
+        scenarioManager<Data>(store, { cookie: COOKIE }),
+        (_request, response, session) => {
+          session.set('visits', 1);
+          store.failing = true;
+          response.end('ok');
+        },
+        {
+          onError: async (_error, _request, response) => {
+            await settle();
+            response.writeHead(503, { 'content-type': 'text/plain' }).end('try later');
+          },
+        },
+      ),
+    );
+    const answer = await get(app.url, '/');
+    assert.deepEqual([answer.status, answer.body, answer.setCookies], [503, 'try later', []]);
+  });
+
+  it('headers given to writeHead as a list keep every repeated value when the cookie is added', async (t) => {
+    const app = await serve(
+      t,
+      withSession(manager(), (request, response, session) => {
+        session.set('visits', 1);
+        const flat = ['Link', '</a.css>', 'Link', '</b.js>', 'Content-Type', 'text/plain'];
+        const tuples = [
+          ['Link', '</a.css>'],
+          ['Link', '</b.js>'],
+          ['Content-Type', 'text/plain'],
+        ];
+        response.writeHead(200, request.url === '/tuples' ? (tuples as never) : flat).end('ok');
+      }),
+    );
+    for (const path of ['/flat', '/tuples']) {
+      const raw = await rawHeaders(app.url, path);
+      assert.equal(raw.status, 200, path);
+      assert.deepEqual(raw.values('link'), ['</a.css>', '</b.js>'], path);
+      assert.equal(raw.values('set-cookie').length, 1, path);
+    }
+  });
+
+  it('Express: res.writeHead(500) saves nothing, as a 5xx status does', async (t) => {
+    const store = watchedStore();
+    const sessions = expressSessions(scenarioManager<Data>(store, { cookie: COOKIE }));
+    const app = express().use(sessions);
+    app.get('/', (request, response) => {
+      sessions.getSession(request).set('visits', 1);
+      response.writeHead(500, { 'content-type': 'text/plain' }).end('failed');
+    });
+    const running = await serve(t, app);
+    const answer = await get(running.url, '/');
+    assert.deepEqual([answer.status, answer.setCookies], [500, []]);
+    assert.equal(store.writes.started, 0);
+  });
+});
+
+/** The raw header lines of one response, as the client received them. */
+function rawHeaders(
+  base: string,
+  path: string,
+): Promise<{ status: number; values(name: string): string[] }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(base);
+    const outgoing = request({ host: url.hostname, port: url.port, path, agent: false });
+    outgoing.on('response', (incoming) => {
+      incoming.resume();
+      const lines = incoming.rawHeaders;
+      resolve({
+        status: incoming.statusCode ?? 0,
+        values: (name) => {
+          const found: string[] = [];
+          for (let i = 0; i + 1 < lines.length; i += 2) {
+            if (lines[i]?.toLowerCase() === name) found.push(lines[i + 1] as string);
+          }
+          return found;
+        },
+      });
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
