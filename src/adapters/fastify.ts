@@ -83,6 +83,14 @@ function dropResponse(reply: FastifyReply, payload: unknown): void {
 }
 
 function addCookie(reply: FastifyReply, setCookie: string): void {
+  // Fastify's writeHead passes the reply's headers, which replace those of the same name set on
+  // `reply.raw`: cookies the app set there would be lost only when the session sends its own.
+  // So they move to the reply first.
+  const raw = reply.raw.getHeader('set-cookie');
+  if (raw !== undefined) {
+    for (const value of [raw].flat()) reply.header('set-cookie', String(value));
+    reply.raw.removeHeader('set-cookie');
+  }
   // reply.header() appends Set-Cookie values instead of replacing them.
   reply.header('set-cookie', setCookie);
   reply.header('cache-control', CACHE_CONTROL);

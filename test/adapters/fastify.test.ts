@@ -110,6 +110,19 @@ describe('fastify: what only Fastify does', () => {
     return { app: running, store, manager };
   }
 
+  it('cookies the route set on reply.raw are kept beside the session cookie', async (t) => {
+    const { app } = await serve(t, (fastify, sessions) => {
+      fastify.get('/theme', async (request, reply) => {
+        sessions.getSession(request).set('theme', 'dark');
+        reply.raw.setHeader('Set-Cookie', ['theme=dark; Path=/', 'lang=en; Path=/']);
+        return 'ok';
+      });
+    });
+    const answer = await get(app.url, '/theme');
+    const names = answer.setCookies.map((cookie) => parseSetCookie(cookie).name).sort();
+    assert.deepEqual(names, ['lang', 'sid', 'theme']);
+  });
+
   it('reply.redirect(url, 303) after a write carries the cookie; the target sees the value', async (t) => {
     const { app } = await serve(t, (fastify, sessions) => {
       fastify.get('/login', (request, reply) => {
