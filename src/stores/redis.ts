@@ -92,9 +92,15 @@ export interface RedisStore extends Required<Omit<Store, 'prune' | 'close'>> {
 /** How long a user index outlives its latest member, to cover the time between two commands. */
 const INDEX_MARGIN_MS = 60_000;
 
-/** ARGV: whether a record is expected ('1'), the expected record, the new record, its TTL in ms. */
+/**
+ * ARGV: whether a record is expected ('1'), the expected record, the new value (with its owner
+ * header, see `toValue`), its TTL in ms. The current value's header is cut off before comparing.
+ */
 const COMPARE_AND_SET = redisScript(`
 local current = redis.call('GET', KEYS[1])
+if current and string.byte(current, 1) == 0 then
+  current = string.sub(current, 3 + string.byte(current, 2))
+end
 if ARGV[1] == '1' then
   if current ~= ARGV[2] then return 0 end
 elseif current then
@@ -106,6 +112,23 @@ else
   redis.call('DEL', KEYS[1])
 end
 return 1`);
+
+/** The length of the record in a value (without its owner header), or -1 when there is none. */
+const RECORD_LENGTH = redisScript(`
+local length = redis.call('STRLEN', KEYS[1])
+if length == 0 then return -1 end
+local header = redis.call('GETRANGE', KEYS[1], 0, 1)
+if string.byte(header, 1) == 0 then return length - 2 - string.byte(header, 2) end
+return length`);
+
+/** ARGV: a user key. Deletes the record unless its header names another owner; 1 if deleted. */
+const DELETE_IF_OWNED = redisScript(`
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+if string.byte(value, 1) == 0 and string.sub(value, 3, 2 + string.byte(value, 2)) ~= ARGV[1] then
+  return 0
+end
+return redis.call('DEL', KEYS[1])`);
 
 /** ARGV: now, a store key, its expiry (both ms since the epoch), the index's TTL margin. */
 const INDEX_ADD = redisScript(`
@@ -158,10 +181,43 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * The value stored for a record: a header (a 0 byte, the owner's length, the owner's user key, or
+ * a length of 0 for none), then the record. The owner lets listing and deleting by user skip a
+ * record that was written again for another user: its key stays in the first user's index (in
+ * Cluster another slot) until it expires there. Values written before the header existed start
+ * with the record's format version (1), never 0, and are read as they are.
+ */
+function toValue(record: Uint8Array, userKey: string | undefined): Buffer {
+  const owner = userKey ?? '';
+  const value = Buffer.allocUnsafe(2 + owner.length + record.length);
+  value[0] = 0;
+  value[1] = owner.length;
+  value.write(owner, 2, 'latin1');
+  value.set(record, 2 + owner.length);
+  return value;
+}
+
+/** The value Redis sent as bytes, or an error for anything else. */
+function bytesOf(reply: unknown): Uint8Array {
+  if (!(reply instanceof Uint8Array)) throw new TypeError('Redis sent a record that is not bytes');
+  return reply;
+}
+
+/** The owner named by a value's header: `undefined` for none, `null` for a value without one. */
+function ownerOf(value: Uint8Array): string | undefined | null {
+  if (value[0] !== 0) return null;
+  const length = value[1] ?? 0;
+  return length === 0
+    ? undefined
+    : Buffer.from(value.buffer, value.byteOffset + 2, length).toString('latin1');
+}
+
 function toRecord(reply: unknown): Uint8Array | undefined {
   if (reply === null || reply === undefined) return undefined;
-  if (!(reply instanceof Uint8Array)) throw new TypeError('Redis sent a record that is not bytes');
-  return new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength);
+  const value = bytesOf(reply);
+  const start = value[0] === 0 ? 2 + (value[1] ?? 0) : 0;
+  return new Uint8Array(value.buffer, value.byteOffset + start, value.byteLength - start);
 }
 
 /** Milliseconds left until `expiresAt`; zero or less when the record is already expired. */
@@ -311,10 +367,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const keys = page[1]
         .map((name) => String(name).slice(full.length))
         .filter((key) => isStoreKey(key));
-      const lengths = await run('stats', (deadline) => each<number>(keys, 'STRLEN', deadline));
+      const lengths = await run('stats', (deadline) =>
+        Promise.all(keys.map((key) => redis.script(RECORD_LENGTH, recordKey(key), [], deadline))),
+      );
       for (const length of lengths.map(Number)) {
-        // 0: the record expired or was deleted since the SCAN.
-        if (length > 0) {
+        // -1: the record expired or was deleted since the SCAN.
+        if (length >= 0) {
           totals.records++;
           totals.bytes += length;
         }
@@ -344,7 +402,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
           return;
         }
         await index(key, setOptions, now, deadline);
-        await redis.command(name, ['SET', name, toBuffer(record), 'PX', String(ttl)], deadline);
+        const value = toValue(record, setOptions.userKey);
+        await redis.command(name, ['SET', name, value, 'PX', String(ttl)], deadline);
       });
     },
     async delete(key) {
@@ -363,7 +422,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         const args = [
           expected === undefined ? '0' : '1',
           expected === undefined ? '' : toBuffer(expected),
-          toBuffer(record),
+          toValue(record, setOptions.userKey),
           String(ttl),
         ];
         return (await redis.script(COMPARE_AND_SET, recordKey(key), args, deadline)) === 1;
@@ -373,8 +432,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       checkUserKey(userKey, true);
       return run('listByUser', async (deadline) => {
         const keys = await members(userKey, deadline);
-        const exists = await each<number>(keys, 'EXISTS', deadline);
-        return keys.filter((_, i) => exists[i] === 1);
+        const values = await each<unknown>(keys, 'GET', deadline);
+        return keys.filter((_, i) => {
+          const value = values[i];
+          if (value === null || value === undefined) return false;
+          const owner = ownerOf(bytesOf(value));
+          return owner === null || owner === userKey;
+        });
       });
     },
     async deleteByUser(userKey) {
@@ -382,8 +446,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       // Members stay in the index until their expiry: removing them here could drop the member
       // of a record that a concurrent `set` is writing again (see `index`).
       return run('deleteByUser', async (deadline) => {
-        const deleted = await each<number>(await members(userKey, deadline), 'DEL', deadline);
-        return deleted.reduce((sum, count) => sum + count, 0);
+        const keys = await members(userKey, deadline);
+        const deleted = await Promise.all(
+          keys.map((key) => redis.script(DELETE_IF_OWNED, recordKey(key), [userKey], deadline)),
+        );
+        return deleted.reduce<number>((sum, count) => sum + Number(count), 0);
       });
     },
     async stats() {

@@ -105,6 +105,40 @@ export function registerUserIndexTests(runner: TestRunner, options: StoreConform
     });
   });
 
+  it('per-user index: a record written again under another user key, or none, leaves the first user', async () => {
+    await withStore(options, async (store) => {
+      const list = store.listByUser?.bind(store);
+      const remove = store.deleteByUser?.bind(store);
+      if (list === undefined || remove === undefined) return; // capability absent
+      const [alice, bob] = [randomStoreKey(), randomStoreKey()];
+      const [moved, cleared, swapped] = [randomStoreKey(), randomStoreKey(), randomStoreKey()];
+      await store.set(moved, randomRecord(), { expiresAt: later(), userKey: alice });
+      await store.set(moved, randomRecord(), { expiresAt: later(), userKey: bob });
+      await store.set(cleared, randomRecord(), { expiresAt: later(), userKey: alice });
+      await store.set(cleared, randomRecord(), { expiresAt: later() });
+      if (typeof store.compareAndSet === 'function') {
+        const first = randomRecord();
+        await store.set(swapped, first, { expiresAt: later(), userKey: alice });
+        const isSwapped = await store.compareAndSet(swapped, first, randomRecord(), {
+          expiresAt: later(),
+          userKey: bob,
+        });
+        check(isSwapped, 'compareAndSet over the current record did not write');
+      }
+      check((await list(alice)).length === 0, 'listByUser lists records now of another user');
+      const bobKeys = typeof store.compareAndSet === 'function' ? [moved, swapped] : [moved];
+      check(sameKeys(await list(bob), bobKeys), 'listByUser missed records written for the user');
+      check((await remove(alice)) === 0, 'deleteByUser counted records of another user');
+      for (const key of [moved, cleared])
+        check(
+          (await store.get(key)) !== undefined,
+          'deleteByUser removed a record of another user',
+        );
+      check((await remove(bob)) === bobKeys.length, 'deleteByUser missed the user’s records');
+      await store.delete(cleared);
+    });
+  });
+
   it('per-user index: user keys that are not well-formed are refused before any I/O', async () => {
     await withStore(options, async (store) => {
       const index = userIndexOf(store);

@@ -106,6 +106,27 @@ for (const flavour of flavours) {
       await clocked.delete(other);
     });
 
+    it('reads values written before the owner header (a bare record) as they are', async () => {
+      const [key, other, user] = [storeKey(), storeKey(), userKey()];
+      await store.set(key, record(), { expiresAt: Date.now() + HOUR, userKey: user });
+      // A bare sealed record, as earlier versions stored it: it starts with the format version.
+      const bare = Buffer.concat([Buffer.from([1]), Buffer.from(record())]);
+      await ioClient.set(`${prefix}${key}`, bare, 'PX', HOUR);
+      assert.deepEqual(Buffer.from((await store.get(key)) as Uint8Array), bare);
+      assert.deepEqual(await store.listByUser(user), [key]);
+      const next = record();
+      assert.equal(
+        await store.compareAndSet(key, bare, next, { expiresAt: Date.now() + HOUR }),
+        true,
+      );
+      assert.deepEqual(await store.get(key), next);
+      await ioClient.set(`${prefix}${key}`, bare, 'PX', HOUR);
+      await ioClient.set(`${prefix}${other}`, bare, 'PX', HOUR);
+      assert.equal(await store.deleteByUser(user), 1);
+      assert.equal(await store.get(key), undefined);
+      await store.delete(other);
+    });
+
     it('records and user indexes carry a TTL up to their expiry', async () => {
       const [key, user, expiresAt] = [storeKey(), userKey(), Date.now() + 60_000];
       await store.set(key, record(), { expiresAt, userKey: user });
