@@ -27,8 +27,9 @@ export interface NodeSessionOptions {
    * Answers when loading or committing the session fails (a `StoreError`), or the handler throws
    * before responding. Default: a plain `500 Internal Server Error` without details, and the error
    * logged with `console.error`. Called only while the response's headers can still be written.
-   * It may answer asynchronously (return a promise): when it settles without having answered,
-   * the plain `500` goes out.
+   * It may answer asynchronously (return a promise): when it fails or settles without having
+   * answered, the plain `500` goes out. A commit that fails while the handler is still writing
+   * cuts the response off instead of waiting for an asynchronous answer.
    */
   onError?: (
     error: unknown,
@@ -414,7 +415,8 @@ export class ResponseHold {
       if (name === 'end') this.#ended = true;
       return this.#call(name, args);
     }
-    if (this.#phase === 'absorbing') return name === 'write' ? false : this.#response;
+    // Dropped: a write is accepted (and discarded), so a writer goes on to its end.
+    if (this.#phase === 'absorbing') return name === 'write' ? true : this.#response;
     // After a held end, the response is over, as node would have it: a second response (a
     // handler that answers twice, an error page after a reply) is dropped, not replayed after
     // the first, where it would write after the end and crash the process.
@@ -503,9 +505,18 @@ export class ResponseHold {
         after = this.#onFailure(error);
       }
     } finally {
-      if (after === 'pass') this.#pass();
-      else if (isThenable(after)) this.#passUntil(after);
-      else this.#phase = 'absorbing';
+      if (after === 'pass') {
+        this.#pass();
+      } else if (isThenable(after) && this.#ended) {
+        this.#passUntil(after);
+      } else {
+        // An asynchronous answer while the handler is still writing could not be told from the
+        // handler's own writes: the response is cut off instead (as Express's adapter does).
+        if (isThenable(after)) this.#response.destroy();
+        this.#phase = 'absorbing';
+      }
+      // A writer waiting for 'drain' after a held write said `false` must not wait for ever.
+      if (this.#needsDrain) process.nextTick(() => this.#response.emit('drain'));
     }
   }
 
@@ -607,15 +618,27 @@ export function withSession<Data extends object>(
   const isTrusted = compileTrustProxy(options.trustProxy);
   const onError = options.onError ?? defaultOnError;
   return async (request, response) => {
-    // Returns what onError returned: the hold waits for one that answers asynchronously.
+    // An onError that answers asynchronously and fails, or settles without answering, gets the
+    // plain 500. The promise goes back to the hold, which passes calls until it settles.
     const fail = (error: unknown): unknown => {
+      let answer: unknown;
       try {
-        return onError(error, request, response);
+        answer = onError(error, request, response);
       } catch (hookError) {
         console.error('pithos: onError threw', hookError);
         sendError(response);
         return undefined;
       }
+      if (!isThenable(answer)) return answer;
+      return Promise.resolve(answer).then(
+        () => {
+          if (!response.headersSent && !response.destroyed) sendError(response);
+        },
+        (hookError: unknown) => {
+          console.error('pithos: onError failed', hookError);
+          if (!response.writableEnded && !response.destroyed) sendError(response);
+        },
+      );
     };
     let session: Session<Data>;
     try {

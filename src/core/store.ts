@@ -8,13 +8,13 @@
  * @module
  */
 
-/** What `set` knows besides the record. */
 /**
  * The longest timeout a store accepts, in milliseconds (about 24.8 days): node's timers hold at
  * most 2^31 − 1 ms and fire after 1 ms for anything longer.
  */
 export const MAX_TIMEOUT_MS: number = 2 ** 31 - 1;
 
+/** What `set` knows besides the record. */
 export interface StoreSetOptions {
   /**
    * When the record stops being valid, in milliseconds since the epoch. Plaintext, for cleanup

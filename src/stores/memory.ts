@@ -4,7 +4,8 @@
  *
  * For development, tests and single-process apps: records vanish when the process exits and are
  * not shared between processes. Least recently used records go first when `maxEntries` is
- * reached, records without a user key before any with one; expired records are never returned and are removed as they are met or by `prune()`.
+ * reached, records without a user key before those with one (up to half of `maxEntries`);
+ * expired records are never returned and are removed as they are met or by `prune()`.
  * It holds no timers, so it never keeps a process alive.
  *
  * @module
@@ -18,8 +19,8 @@ import { isStoreKey, isUserKey } from '../core/token.ts';
 export interface MemoryStoreOptions {
   /**
    * Most records kept; beyond it the least recently used record without a user key goes first,
-   * and records with one (device records of `pithos/auth`) only when no other is left.
-   * Default 10 000.
+   * and records with one (device records of `pithos/auth`) only when no other is left or they
+   * fill more than half of it. Default 10 000.
    */
   maxEntries?: number;
   /** Milliseconds since the epoch, for expiry; inject the manager's clock in tests. Default `Date.now`. */
@@ -75,8 +76,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const clock = options.clock ?? Date.now;
   // Records without a user key (sessions) and records with one (the device records of
   // `pithos/auth`) live in two maps, each in least-recently-used order. Beyond `maxEntries` the
-  // first map is evicted first: anonymous traffic never pushes out the per-user index that
-  // "sign out everywhere" relies on, while the sessions themselves stay in LRU order.
+  // first map is evicted first, as long as the second holds at most half of `maxEntries`:
+  // anonymous traffic never pushes out the per-user index that "sign out everywhere" relies on,
+  // and device records (which outlive idle sessions) can never crowd out the sessions.
   const entries = new Map<string, Entry>();
   const indexed = new Map<string, Entry>();
   const users = new Map<string, Set<string>>();
@@ -128,7 +130,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       users.set(setOptions.userKey, keys.add(key));
     }
     while (entries.size + indexed.size > maxEntries) {
-      remove((entries.size > 0 ? entries : indexed).keys().next().value as string);
+      const fromIndexed = entries.size === 0 || indexed.size > maxEntries / 2;
+      remove((fromIndexed ? indexed : entries).keys().next().value as string);
     }
   }
 

@@ -93,12 +93,15 @@ export interface RedisStore extends Required<Omit<Store, 'prune' | 'close'>> {
 const INDEX_MARGIN_MS = 60_000;
 
 /**
- * ARGV: whether a record is expected ('1'), the expected record, the new value (with its owner
- * header, see `toValue`), its TTL in ms. The current value's header is cut off before comparing.
+ * ARGV: whether a record is expected ('1'), the expected record, the new value (see `toValue`),
+ * its TTL in ms. The current value's header is cut off before comparing; a bare new value over a
+ * value that names an owner gets an empty header, so that it no longer counts as that user's.
  */
 const COMPARE_AND_SET = redisScript(`
 local current = redis.call('GET', KEYS[1])
+local owned = false
 if current and string.byte(current, 1) == 0 then
+  owned = string.byte(current, 2) > 0
   current = string.sub(current, 3 + string.byte(current, 2))
 end
 if ARGV[1] == '1' then
@@ -106,11 +109,24 @@ if ARGV[1] == '1' then
 elseif current then
   return 0
 end
+local value = ARGV[3]
+if owned and string.byte(value, 1) ~= 0 then value = '\\0\\0' .. value end
 if tonumber(ARGV[4]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  redis.call('SET', KEYS[1], value, 'PX', ARGV[4])
 else
   redis.call('DEL', KEYS[1])
 end
+return 1`);
+
+/** ARGV: a bare value (no owner), its TTL in ms. Sets it, with an empty header over an owned value. */
+const SET_UNOWNED = redisScript(`
+local current = redis.call('GET', KEYS[1])
+local value = ARGV[1]
+if current and string.byte(current, 1) == 0 and string.byte(current, 2) > 0
+    and string.byte(value, 1) ~= 0 then
+  value = '\\0\\0' .. value
+end
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 return 1`);
 
 /** The length of the record in a value (without its owner header), or -1 when there is none. */
@@ -182,13 +198,17 @@ function toBuffer(bytes: Uint8Array): Buffer {
 }
 
 /**
- * The value stored for a record: a header (a 0 byte, the owner's length, the owner's user key, or
- * a length of 0 for none), then the record. The owner lets listing and deleting by user skip a
- * record that was written again for another user: its key stays in the first user's index (in
- * Cluster another slot) until it expires there. Values written before the header existed start
- * with the record's format version (1), never 0, and are read as they are.
+ * The value stored for a record. A record with an owner (a user key) gets a header: a 0 byte, the
+ * owner's length, the owner's user key, then the record. The owner lets listing and deleting by
+ * user skip a record that was written again for another user, or for none: its key stays in the
+ * first user's index (in Cluster another slot) until it expires there. A record without an owner
+ * is stored bare, as earlier versions stored every record (sealed records start with their format
+ * version, 1), so that they can still read the sessions; only a bare record that itself starts
+ * with 0 gets an empty header, and the scripts give one to a bare record written over an owned
+ * value.
  */
 function toValue(record: Uint8Array, userKey: string | undefined): Buffer {
+  if (userKey === undefined && record[0] !== 0) return toBuffer(record);
   const owner = userKey ?? '';
   const value = Buffer.allocUnsafe(2 + owner.length + record.length);
   value[0] = 0;
@@ -403,7 +423,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         }
         await index(key, setOptions, now, deadline);
         const value = toValue(record, setOptions.userKey);
-        await redis.command(name, ['SET', name, value, 'PX', String(ttl)], deadline);
+        if (setOptions.userKey === undefined) {
+          await redis.script(SET_UNOWNED, name, [value, String(ttl)], deadline);
+        } else {
+          await redis.command(name, ['SET', name, value, 'PX', String(ttl)], deadline);
+        }
       });
     },
     async delete(key) {

@@ -5,6 +5,7 @@
  * Each case first proves it reaches the hold: the session write is committed with the response.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { Readable } from 'node:stream';
@@ -14,7 +15,15 @@ import Koa from 'koa';
 import { createSessionMiddleware as expressSessions } from '../../src/adapters/express.ts';
 import { createSessionMiddleware as koaSessions } from '../../src/adapters/koa.ts';
 import { withSession } from '../../src/adapters/node.ts';
-import { get, listen, type RunningApp, scenarioManager, settle, watchedStore } from './support.ts';
+import {
+  get,
+  listen,
+  type RunningApp,
+  scenarioManager,
+  sessionCookie,
+  settle,
+  watchedStore,
+} from './support.ts';
 
 type Data = { visits: number };
 const COOKIE = { name: 'sid', secure: false };
@@ -370,6 +379,102 @@ describe('the hold with streams, slow stores and middleware above it', () => {
     );
     const answer = await get(app.url, '/');
     assert.deepEqual([answer.status, answer.body, answer.setCookies], [503, 'try later', []]);
+  });
+
+  it('an async onError while the handler still streams: the response is cut off, not mixed', async (t) => {
+    const store = watchedStore();
+    const app = await serve(
+      t,
+      withSession(
+        scenarioManager<Data>(store, { cookie: COOKIE }),
+        async (_request, response, session) => {
+          session.set('visits', 1);
+          store.failing = true;
+          response.write('chunk 1\n');
+          await settle();
+          response.write('chunk 2 (must never be sent)\n');
+        },
+        {
+          onError: async (_error, _request, response) => {
+            await settle();
+            if (!response.headersSent) response.writeHead(503).end('try later');
+          },
+        },
+      ),
+    );
+    const text = await rawPair(app.url, '/');
+    assert.ok(!text.includes('chunk 2'), text);
+    assert.match(text, /cut off/);
+  });
+
+  it('an async onError after a failed load or a throwing handler, or one that fails, still answers', async (t) => {
+    const store = watchedStore();
+    const manager = scenarioManager<Data>(store, { cookie: COOKIE });
+    const errors = console.error;
+    console.error = () => {};
+    t.after(() => {
+      console.error = errors;
+    });
+    const hooks = [
+      async () => {},
+      async () => {
+        throw new Error('the error page failed');
+      },
+    ];
+    for (const onError of hooks) {
+      const app = await serve(
+        t,
+        withSession(
+          manager,
+          (request, response, session) => {
+            if (request.url === '/throw') throw new Error('the handler failed');
+            session.set('visits', 1);
+            response.end('ok');
+          },
+          { onError },
+        ),
+      );
+      store.failing = false;
+      const created = await get(app.url, '/');
+      const cookie = sessionCookie(created.setCookies, 'sid');
+      const thrown = await get(app.url, '/throw');
+      assert.equal(thrown.status, 500, 'after a throwing handler');
+      store.failing = true;
+      const failed = await get(app.url, '/', { cookie: `sid=${cookie.value}` });
+      assert.equal(failed.status, 500, 'after a failed load');
+    }
+  });
+
+  it('a writer waiting for drain goes on when the commit fails', async (t) => {
+    const store = watchedStore();
+    let finished = 0;
+    const app = await serve(
+      t,
+      withSession(
+        scenarioManager<Data>(store, { cookie: COOKIE }),
+        async (_request, response, session) => {
+          session.set('visits', 1);
+          store.failing = true;
+          for (let i = 0; i < 8; i++) {
+            const accepted = response.write(Buffer.alloc(64 * 1024));
+            // The first, held write is over the high-water mark; the commit then fails.
+            if (i === 0) assert.equal(accepted, false);
+            if (!accepted) await once(response, 'drain');
+          }
+          response.end();
+          finished++;
+        },
+        {
+          onError: (_error, _request, response) => {
+            response.writeHead(503).end('later');
+          },
+        },
+      ),
+    );
+    const answer = await get(app.url, '/');
+    assert.equal(answer.status, 503);
+    for (let turn = 0; turn < 50 && finished === 0; turn++) await settle();
+    assert.equal(finished, 1, 'the handler ran to its end');
   });
 
   it('headers given to writeHead as a list keep every repeated value when the cookie is added', async (t) => {

@@ -38,10 +38,14 @@ describe('memory store: bounds', () => {
     assert.deepEqual(await store.listByUser(userKey), [key(1), key(2)]);
     assert.equal(await store.get(key(10)), undefined, 'the oldest anonymous record went first');
     assert.ok(await store.get(key(29)));
-    // Only when nothing else is left do indexed records go, least recently used first.
-    await store.get(key(1));
+    // Past half of maxEntries, indexed records go too, least recently used first, and a session
+    // just written is never the one evicted.
     for (let n = 3; n < 6; n++) await store.set(key(n), bytes(n), { ...later, userKey });
-    assert.deepEqual((await store.listByUser(userKey)).sort(), [key(1), key(3), key(4), key(5)]);
+    assert.deepEqual((await store.listByUser(userKey)).sort(), [key(4), key(5)]);
+    assert.ok(await store.get(key(29)), 'the sessions stay');
+    await store.set(key(40), bytes(40), later);
+    assert.deepEqual(await store.get(key(40)), bytes(40), 'the session just written is kept');
+    assert.deepEqual((await store.listByUser(userKey)).sort(), [key(4), key(5)]);
     assert.deepEqual(await store.stats(), { records: 4, expired: 0, bytes: 8 });
     assert.equal(await store.prune(), 0);
     await store.close();
@@ -212,5 +216,19 @@ describe('memory store: keys and lifecycle', () => {
     assert.equal(store.size, 0);
     assert.equal(await store.get(key(1)), undefined);
     assert.deepEqual(await store.listByUser('u-0123456789abcdef'), []);
+  });
+});
+
+describe('memory store: device records that outlive their sessions', () => {
+  it('never crowd out new sessions', async () => {
+    const store = memoryStore({ maxEntries: 6 });
+    for (let n = 0; n < 10; n++) {
+      await store.set(key(100 + n), bytes(n), { ...later, userKey: `user-key-${n}-0123456789` });
+    }
+    for (let n = 0; n < 10; n++) {
+      await store.set(key(200 + n), bytes(n), later);
+      assert.deepEqual(await store.get(key(200 + n)), bytes(n), `session ${n} was kept`);
+    }
+    assert.equal(store.size, 6);
   });
 });

@@ -127,6 +127,21 @@ for (const flavour of flavours) {
       await store.delete(other);
     });
 
+    it('stores a record without an owner bare, as earlier versions read it; one starting with 0 too', async () => {
+      const [key, zero] = [storeKey(), storeKey()];
+      const sealed = Uint8Array.of(1, ...record());
+      await store.set(key, sealed, { expiresAt: Date.now() + HOUR });
+      assert.deepEqual(await ioClient.getBuffer(`${prefix}${key}`), Buffer.from(sealed));
+      const next = Uint8Array.of(1, ...record());
+      await store.compareAndSet(key, sealed, next, { expiresAt: Date.now() + HOUR });
+      assert.deepEqual(await ioClient.getBuffer(`${prefix}${key}`), Buffer.from(next));
+      const starting = Uint8Array.of(0, 7, ...record());
+      await store.set(zero, starting, { expiresAt: Date.now() + HOUR });
+      assert.deepEqual(await store.get(zero), starting);
+      await store.delete(key);
+      await store.delete(zero);
+    });
+
     it('records and user indexes carry a TTL up to their expiry', async () => {
       const [key, user, expiresAt] = [storeKey(), userKey(), Date.now() + 60_000];
       await store.set(key, record(), { expiresAt, userKey: user });
