@@ -326,6 +326,8 @@ export class ResponseHold {
   /** The socket whose `destroy` waits while calls are held, and the arguments it was called with. */
   #socket: (Socket & { destroy: AnyFunction }) | undefined;
   #destroyArgs: unknown[] | undefined;
+  /** The limit on a deferred destroy's wait (see `#deferDestroy`). */
+  #destroyTimer: NodeJS.Timeout | undefined;
   /** Bytes of the held `write` calls, and whether one of them answered `false`. */
   #heldBytes = 0;
   #needsDrain = false;
@@ -471,7 +473,7 @@ export class ResponseHold {
       }
       if (this.#destroyArgs === undefined) {
         this.#destroyArgs = args;
-        setTimeout(() => this.#settleDestroy(), DESTROY_WAIT_MS).unref();
+        this.#destroyTimer = setTimeout(() => this.#settleDestroy(), DESTROY_WAIT_MS).unref();
       }
       return socket;
     };
@@ -482,6 +484,7 @@ export class ResponseHold {
     const socket = this.#socket;
     if (socket === undefined) return;
     this.#socket = undefined;
+    clearTimeout(this.#destroyTimer);
     delete (socket as Partial<Socket>).destroy;
     const args = this.#destroyArgs;
     this.#destroyArgs = undefined;
