@@ -22,6 +22,7 @@ import {
   scenarioManager,
   sessionCookie,
   settle,
+  type WatchedStore,
   watchedStore,
 } from './support.ts';
 
@@ -29,7 +30,12 @@ type Data = { visits: number };
 const COOKIE = { name: 'sid', secure: false };
 
 function manager() {
-  return scenarioManager<Data>(watchedStore(), { cookie: COOKIE });
+  return managerOn(watchedStore());
+}
+
+/** A manager on `store`, with the tests' cookie. */
+function managerOn(store: WatchedStore) {
+  return scenarioManager<Data>(store, { cookie: COOKIE });
 }
 
 async function serve(
@@ -180,7 +186,7 @@ describe('express: answers after a reply began', () => {
     // The commit waits until released, so the final handler runs while the reply is held.
     const store = watchedStore();
     store.hold();
-    const sessions = expressSessions(scenarioManager<Data>(store, { cookie: COOKIE }));
+    const sessions = expressSessions(managerOn(store));
     app.use(sessions);
     app.get('/', (request, response, next) => {
       sessions.getSession(request).set('visits', 1);
@@ -256,7 +262,7 @@ describe('koa: a middleware that writes to ctx.res itself', () => {
     const store = watchedStore();
     const app = new Koa();
     app.silent = true;
-    app.use(koaSessions(scenarioManager<Data>(store, { cookie: COOKIE })));
+    app.use(koaSessions(managerOn(store)));
     app.use(async (ctx) => {
       ctx.session.set('visits', 1);
       ctx.respond = false;
@@ -280,19 +286,16 @@ describe('the hold with streams, slow stores and middleware above it', () => {
     let pulled = 0;
     const app = await serve(
       t,
-      withSession(
-        scenarioManager<Data>(store, { cookie: COOKIE }),
-        (_request, response, session) => {
-          session.set('visits', 1);
-          store.hold();
-          new Readable({
-            read() {
-              pulled += CHUNK;
-              this.push(pulled > TOTAL ? null : Buffer.alloc(CHUNK, 120));
-            },
-          }).pipe(response);
-        },
-      ),
+      withSession(managerOn(store), (_request, response, session) => {
+        session.set('visits', 1);
+        store.hold();
+        new Readable({
+          read() {
+            pulled += CHUNK;
+            this.push(pulled > TOTAL ? null : Buffer.alloc(CHUNK, 120));
+          },
+        }).pipe(response);
+      }),
     );
     const answer = get(app.url, '/');
     await store.whenHeld(1);
@@ -307,14 +310,11 @@ describe('the hold with streams, slow stores and middleware above it', () => {
   it('a client that resets its connection while the commit hangs frees the connection', async (t) => {
     const store = watchedStore();
     const server = createServer(
-      withSession(
-        scenarioManager<Data>(store, { cookie: COOKIE }),
-        (_request, response, session) => {
-          session.set('visits', 1);
-          store.hold();
-          response.end('ok');
-        },
-      ),
+      withSession(managerOn(store), (_request, response, session) => {
+        session.set('visits', 1);
+        store.hold();
+        response.end('ok');
+      }),
     );
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     t.after(() => {
@@ -363,7 +363,7 @@ describe('the hold with streams, slow stores and middleware above it', () => {
     const app = await serve(
       t,
       withSession(
-        scenarioManager<Data>(store, { cookie: COOKIE }),
+        managerOn(store),
         (_request, response, session) => {
           session.set('visits', 1);
           store.failing = true;
@@ -386,7 +386,7 @@ describe('the hold with streams, slow stores and middleware above it', () => {
     const app = await serve(
       t,
       withSession(
-        scenarioManager<Data>(store, { cookie: COOKIE }),
+        managerOn(store),
         async (_request, response, session) => {
           session.set('visits', 1);
           store.failing = true;
@@ -409,7 +409,7 @@ describe('the hold with streams, slow stores and middleware above it', () => {
 
   it('an async onError after a failed load or a throwing handler, or one that fails, still answers', async (t) => {
     const store = watchedStore();
-    const manager = scenarioManager<Data>(store, { cookie: COOKIE });
+    const manager = managerOn(store);
     const errors = console.error;
     console.error = () => {};
     t.after(() => {
@@ -451,7 +451,7 @@ describe('the hold with streams, slow stores and middleware above it', () => {
     const app = await serve(
       t,
       withSession(
-        scenarioManager<Data>(store, { cookie: COOKIE }),
+        managerOn(store),
         async (_request, response, session) => {
           session.set('visits', 1);
           store.failing = true;
@@ -501,7 +501,7 @@ describe('the hold with streams, slow stores and middleware above it', () => {
 
   it('Express: res.writeHead(500) saves nothing, as a 5xx status does', async (t) => {
     const store = watchedStore();
-    const sessions = expressSessions(scenarioManager<Data>(store, { cookie: COOKIE }));
+    const sessions = expressSessions(managerOn(store));
     const app = express().use(sessions);
     app.get('/', (request, response) => {
       sessions.getSession(request).set('visits', 1);

@@ -177,13 +177,18 @@ describe('verifyOrigin', () => {
   });
 });
 
+/** Logs alice in on a manager with `secrets` over `store`; the cookie pair to send next. */
+async function loggedInUnder(store: Store, secrets: string[]): Promise<string | undefined> {
+  const manager = createSessionManager({ store, secrets });
+  const session = await manager.load(undefined);
+  await login(session, 'alice', 'cv-1');
+  return (await manager.commit(session))?.split(';')[0];
+}
+
 describe('device lists during a secret rotation', () => {
   it('under [new, old], a session logged in under the old secret is listed and revoked', async () => {
     const store = memoryStore();
-    const before = createSessionManager({ store, secrets: [OLD_SECRET] });
-    const session = await before.load(undefined);
-    await login(session, 'alice', 'cv-1');
-    const cookie = (await before.commit(session))?.split(';')[0];
+    const cookie = await loggedInUnder(store, [OLD_SECRET]);
     const during = createSessionManager({ store, secrets: [SECRET, OLD_SECRET] });
     assert.equal((await listSessions(during, 'alice')).length, 1);
     assert.equal(await revokeAllSessions(during, 'alice'), 1);
@@ -192,10 +197,7 @@ describe('device lists during a secret rotation', () => {
 
   it('a session rewritten under [new, old] is still listed and revoked once old is removed', async () => {
     const store = memoryStore();
-    const before = createSessionManager({ store, secrets: [OLD_SECRET] });
-    const session = await before.load(undefined);
-    await login(session, 'alice', 'cv-1');
-    const cookie = (await before.commit(session))?.split(';')[0];
+    const cookie = await loggedInUnder(store, [OLD_SECRET]);
     // A write under [new, old] on a route without checkSession reseals the record under new.
     const during = createSessionManager({ store, secrets: [SECRET, OLD_SECRET] });
     const cart = await during.load(cookie);
