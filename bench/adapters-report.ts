@@ -32,8 +32,9 @@ export interface Measured {
   case: Case;
 }
 
-/** Whether a case is a reference (`plain` or `floor`) rather than a session library. */
-export const isReference = (c: Case): boolean => c.name === 'plain' || c.name === 'floor';
+/** Whether a case is a reference (`plain`, `floor` or `required`) rather than a session library. */
+export const isReference = (c: Case): boolean =>
+  c.name === 'plain' || c.name === 'floor' || c.name === 'required';
 
 /** A case's name in the tables: framework, then server. */
 export const label = (c: Case): string => `${c.framework} ${c.name}`;
@@ -90,6 +91,7 @@ export function report(
     const group = [...results.keys()].filter((server) => server.case.framework === framework);
     const plain = group.find((server) => server.case.name === 'plain');
     const floor = group.find((server) => server.case.name === 'floor');
+    const required = group.find((server) => server.case.name === 'required');
     const pithos = group.find((server) => server.case.name === 'pithos');
     if (plain === undefined || pithos === undefined) continue;
     const added = (server: Measured): number => cpu(server) - cpu(plain);
@@ -120,6 +122,15 @@ export function report(
         `${framework}: the floor (only the irreducible work, inline) adds ${added(floor).toFixed(1)} µs/req; ` +
           `the target allows ${allowed.toFixed(1)}: ${added(floor) <= allowed ? 'within reach of a library doing that work' : 'out of reach of any library doing that work here'}; ` +
           `pithos adds ${(added(pithos) / added(floor)).toFixed(2)}× the floor's.`,
+      );
+    }
+    if (required !== undefined) {
+      const allowed = settings.target * added(best);
+      verdicts.push(
+        `${framework}: the required server (the floor plus only what issue 2 requires) adds ` +
+          `${added(required).toFixed(1)} µs/req; the target allows ${allowed.toFixed(1)}: ` +
+          `${added(required) <= allowed ? 'within reach of an implementation of issue 2' : 'out of reach of any implementation of issue 2 in this run'}; ` +
+          `pithos adds ${(added(pithos) / added(required)).toFixed(2)}× the required server's.`,
       );
     }
   }

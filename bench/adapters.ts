@@ -16,7 +16,9 @@
  * Target (issue 4): pithos's added cost is at most half of the best library's on each framework.
  * A `floor` per framework gets the same requests as the ceiling and does, inline, only the
  * irreducible work of a cycle (`floorRequestWork` in `bench/floor.ts`): what it adds is the least
- * any library keeping encrypted sessions in a store can add there.
+ * any library keeping encrypted sessions in a store can add there. A `required` per framework
+ * does the floor's work plus only what issue 2 requires of every cycle (`requiredRequestWork`),
+ * awaited before the response: what it adds is the least any implementation of issue 2 adds.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -47,20 +49,24 @@ const TARGET = 0.5;
 const CASES: Case[] = [
   { framework: 'express', name: 'plain', script: 'express.ts', mode: 'plain' },
   { framework: 'express', name: 'floor', script: 'express.ts', mode: 'floor' },
+  { framework: 'express', name: 'required', script: 'express.ts', mode: 'required' },
   { framework: 'express', name: 'pithos', script: 'express.ts', mode: 'pithos' },
   { framework: 'express', name: 'express-session', script: 'express.ts', mode: 'express-session' },
   { framework: 'fastify', name: 'plain', script: 'fastify.ts', mode: 'plain' },
   { framework: 'fastify', name: 'floor', script: 'fastify.ts', mode: 'floor' },
+  { framework: 'fastify', name: 'required', script: 'fastify.ts', mode: 'required' },
   { framework: 'fastify', name: 'pithos', script: 'fastify.ts', mode: 'pithos' },
   { framework: 'fastify', name: '@fastify/session', script: 'fastify-session.ts' },
   { framework: 'fastify', name: '@fastify/secure-session', script: 'fastify-secure-session.ts' },
   { framework: 'koa', name: 'plain', script: 'koa.ts', mode: 'plain' },
   { framework: 'koa', name: 'floor', script: 'koa.ts', mode: 'floor' },
+  { framework: 'koa', name: 'required', script: 'koa.ts', mode: 'required' },
   { framework: 'koa', name: 'pithos', script: 'koa.ts', mode: 'pithos' },
   { framework: 'koa', name: 'koa-session (cookie)', script: 'koa.ts', mode: 'koa-session' },
   { framework: 'koa', name: 'koa-session (store)', script: 'koa.ts', mode: 'koa-session-store' },
   { framework: 'node', name: 'plain', script: 'node.ts', mode: 'plain' },
   { framework: 'node', name: 'floor', script: 'node.ts', mode: 'floor' },
+  { framework: 'node', name: 'required', script: 'node.ts', mode: 'required' },
   { framework: 'node', name: 'pithos', script: 'node.ts', mode: 'pithos' },
   { framework: 'node', name: 'iron-session', script: 'node.ts', mode: 'iron-session' },
 ].filter((c) => ONLY === undefined || ONLY.includes(c.framework));
@@ -139,7 +145,7 @@ function load(server: Server, seconds: number): Promise<Measurement> {
   return measureLoad(url, server.requests, seconds, () => serverStats(server));
 }
 
-/** Gives every server its requests: its own pool, or for a ceiling or a floor the pithos pool's. */
+/** Gives every server its requests: its own pool, or for a reference (ceiling, floor, required) the pithos pool's. */
 async function preparePools(servers: Server[]): Promise<void> {
   for (const server of servers) {
     if (isReference(server.case)) continue;

@@ -146,6 +146,25 @@ export function floorRequestWork(data: BenchData): (cookie: string) => void {
   };
 }
 
+/**
+ * The store of `requiredRequestWork`: a read, and a write that for a changed record (`previous`,
+ * the record read) may compare-and-set over it, as issue 3 asks of every store.
+ */
+export interface RequiredStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  set(key: string, record: Uint8Array, previous?: Uint8Array): Promise<unknown>;
+}
+
+function mapStore(): RequiredStore {
+  const records = new Map<string, Uint8Array>();
+  return {
+    get: async (key) => records.get(key),
+    set: async (key, record) => {
+      records.set(key, record);
+    },
+  };
+}
+
 /** Bytes before a record's secretbox in the required floor, as in pithos's format: version, key id, nonce. */
 const REQUIRED_HEADER = 29;
 
@@ -163,11 +182,15 @@ const REQUIRED_HEADER = 29;
  * - the store is the issue's `Store` shape, whose methods return promises: a `get` and a `set`
  *   are awaited, and the caller awaits the commit before the response's headers leave.
  * What a server doing this reaches is the most any implementation of issue 2 can reach.
+ *
+ * `store` defaults to a `Map`, as the memory store. A header without the cookie starts a new
+ * session under a random token, and the returned promise gives the `Set-Cookie` to send.
  */
 export function requiredRequestWork(
   data: BenchData,
   cookieName: string,
-): (cookieHeader: string) => Promise<void> {
+  store: RequiredStore = mapStore(),
+): (cookieHeader: string) => Promise<string | undefined> {
   const secret = new Uint8Array(32);
   sodium.randombytes_buf(secret);
   const encoder = new TextEncoder();
@@ -176,16 +199,8 @@ export function requiredRequestWork(
   const token = Buffer.alloc(48);
   const storeKeyBytes = Buffer.alloc(32);
   const keyMessage = new Uint8Array(64);
-  const sessionKey = new Uint8Array(32);
-  const records = new Map<string, Uint8Array>();
-  const store = {
-    get: async (key: string) => records.get(key),
-    set: async (key: string, record: Uint8Array) => {
-      records.set(key, record);
-    },
-  };
   const prefix = `${cookieName}=`;
-  const seal = (json: string): Uint8Array => {
+  const seal = (json: string, sessionKey: Uint8Array): Uint8Array => {
     const { written } = encoder.encodeInto(json, scratch);
     const record = new Uint8Array(REQUIRED_HEADER + written + 16);
     record[0] = 1;
@@ -200,18 +215,27 @@ export function requiredRequestWork(
   return async (cookieHeader) => {
     const at = cookieHeader.indexOf(prefix);
     const value = at === -1 ? '' : cookieHeader.slice(at + prefix.length, at + prefix.length + 64);
-    if (token.write(value, 0, 'base64url') !== 48) throw new Error('not a token');
+    let created: string | undefined;
+    if (value === '') {
+      sodium.randombytes_buf(token);
+      created = `${prefix}${token.toString('base64url')}; Path=/; HttpOnly; Secure; SameSite=Lax`;
+    } else if (token.write(value, 0, 'base64url') !== 48) {
+      throw new Error('not a token');
+    }
     sodium.crypto_generichash(storeKeyBytes, token.subarray(0, 16));
     const storeKey = storeKeyBytes.toString('hex');
     keyMessage.set(token.subarray(16), 0);
     keyMessage.set(storeKeyBytes, 32);
+    // Its own per request: a request's key must survive the awaits of the store, where other
+    // requests run.
+    const sessionKey = new Uint8Array(32);
     sodium.crypto_generichash(sessionKey, keyMessage, secret);
     const now = Date.now();
     const record = await store.get(storeKey);
     if (record === undefined) {
       const meta = { c: now, t: now, i: 86_400, x: now + 30 * 86_400_000 };
-      await store.set(storeKey, seal(payload(meta, data)));
-      return;
+      await store.set(storeKey, seal(payload(meta, data), sessionKey));
+      return created;
     }
     const opened = scratch.subarray(0, record.length - REQUIRED_HEADER - 16);
     const box = record.subarray(REQUIRED_HEADER);
@@ -226,6 +250,7 @@ export function requiredRequestWork(
     if (now >= Math.min(parsed.m.t + parsed.m.i * 1000, parsed.m.x)) throw new Error('expired');
     parsed.d.counter = Number(parsed.d.counter) + 1;
     parsed.m.t = now;
-    await store.set(storeKey, seal(payload(parsed.m, parsed.d)));
+    await store.set(storeKey, seal(payload(parsed.m, parsed.d), sessionKey), record);
+    return undefined;
   };
 }

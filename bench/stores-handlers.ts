@@ -6,10 +6,16 @@
  * cookie's value, with no crypto; the `-crypto` floors add the irreducible crypto and JSON work of
  * a cycle to that, and the `-cas-crypto` floors write with compare-and-set instead of blindly
  * (issue 3 asks every store for it): the least any store meeting the issue's requirements does.
+ * The `required-` servers do, on the same raw commands, the floor's work plus only what issue 2
+ * requires of every cycle (`requiredRequestWork`), every request a change. `floor-fs` and
+ * `required-fs` write files atomically and sit behind Express, as session-file-store does.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, readFile, rename } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import pg from 'pg';
@@ -23,7 +29,7 @@ import { memoryStore } from '../dist/stores/memory.js';
 import { postgresStore } from '../dist/stores/postgres.js';
 import { redisStore } from '../dist/stores/redis.js';
 import { BENCH_SECRET, type BenchData, sampleData } from './data.ts';
-import { type RecordWork, recordWork } from './floor.ts';
+import { type RecordWork, recordWork, requiredRequestWork } from './floor.ts';
 import {
   PG_FLOOR_TABLE,
   PG_TABLE,
@@ -182,6 +188,44 @@ function floorHandler(raw: Raw, size: number, work?: RecordWork): Handler {
   };
 }
 
+/**
+ * A `required` server: the floor's work plus only what issue 2 requires of every cycle
+ * (`requiredRequestWork` in `bench/floor.ts`), on pithos's cookie, every request a change written
+ * by compare-and-set where `raw` does it: the most any implementation of issues 2 and 3 can reach
+ * on this back-end.
+ */
+function requiredHandler(raw: Raw): Handler {
+  const work = requiredRequestWork(seed, '__Host-pithos', {
+    get: (key) => {
+      counters.reads++;
+      return raw.get(key);
+    },
+    set: (key, record, previous) => {
+      counters.writes++;
+      return raw.set(key, asBuffer(record), previous && asBuffer(previous));
+    },
+  });
+  return async (request, response) => {
+    counters.requests++;
+    const created = await work(request.headers.cookie ?? '');
+    if (created === undefined) {
+      response.writeHead(200, HEADERS).end(BODY);
+    } else {
+      counters.created++;
+      response.writeHead(200, { ...HEADERS, 'set-cookie': created }).end(BODY);
+    }
+  };
+}
+
+/** A `node:http` handler behind Express 5, as session-file-store is benchmarked. */
+function behindExpress(handler: Handler): Handler {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use((request, response) => handler(request, response));
+  return app;
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -207,27 +251,23 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
 /** GET + SET, or with `cas` GET + EVALSHA of `REDIS_FLOOR_CAS` (new records by plain SET). */
-async function redisFloor(size: number, work?: RecordWork, cas = false): Promise<Handler> {
+async function redisRaw(cas: boolean): Promise<Raw> {
   const client = await redisClient();
   const sha = String(await client.sendCommand(['SCRIPT', 'LOAD', REDIS_FLOOR_CAS]));
-  return floorHandler(
-    {
-      get: async (id) =>
-        ((await client.sendCommand(['GET', REDIS_FLOOR_PREFIX + id], { typeMapping: BUFFERS })) ??
-          undefined) as Buffer | undefined,
-      set: async (id, record, previous) => {
-        const key = REDIS_FLOOR_PREFIX + id;
-        if (cas && previous !== undefined) {
-          const args = ['EVALSHA', sha, '1', key, previous, record, String(TTL_MS)];
-          return Number(await client.sendCommand(args)) === 1;
-        }
-        await client.sendCommand(['SET', key, record, 'PX', String(TTL_MS)]);
-        return undefined;
-      },
+  return {
+    get: async (id) =>
+      ((await client.sendCommand(['GET', REDIS_FLOOR_PREFIX + id], { typeMapping: BUFFERS })) ??
+        undefined) as Buffer | undefined,
+    set: async (id, record, previous) => {
+      const key = REDIS_FLOOR_PREFIX + id;
+      if (cas && previous !== undefined) {
+        const args = ['EVALSHA', sha, '1', key, previous, record, String(TTL_MS)];
+        return Number(await client.sendCommand(args)) === 1;
+      }
+      await client.sendCommand(['SET', key, record, 'PX', String(TTL_MS)]);
+      return undefined;
     },
-    size,
-    work,
-  );
+  };
 }
 
 /**
@@ -236,7 +276,7 @@ async function redisFloor(size: number, work?: RecordWork, cas = false): Promise
  * With `cas`, a change is an `UPDATE … WHERE version = ` the version the SELECT returned, as
  * pithos's compare-and-set (new records still go by the upsert).
  */
-function postgresFloor(size: number, work?: RecordWork, prepare = false, cas = false): Handler {
+function postgresRaw(prepare: boolean, cas: boolean): Raw {
   const pool = pgPool();
   const query = (name: string, text: string, values: unknown[]) =>
     prepare ? pool.query({ name, text, values }) : pool.query(text, values);
@@ -252,27 +292,59 @@ function postgresFloor(size: number, work?: RecordWork, prepare = false, cas = f
     'WHERE store_key = $1 AND version = $4';
   // The version each record was read at, as pithos's SQL stores remember it.
   const versions = new WeakMap<Buffer, unknown>();
-  return floorHandler(
-    {
-      get: async (id) => {
-        const row = (await query('floor_select', select, [id, Date.now()])).rows[0];
-        if (row === undefined) return undefined;
-        if (cas) versions.set(row.record, row.version);
-        return row.record;
-      },
-      set: async (id, record, previous) => {
-        const expires = Date.now() + TTL_MS;
-        if (cas && previous !== undefined) {
-          const values = [id, record, expires, versions.get(previous)];
-          return (await query('floor_update', update, values)).rowCount === 1;
-        }
-        await query('floor_upsert', upsert, [id, record, expires]);
-        return undefined;
-      },
+  return {
+    get: async (id) => {
+      const row = (await query('floor_select', select, [id, Date.now()])).rows[0];
+      if (row === undefined) return undefined;
+      if (cas) versions.set(row.record, row.version);
+      return row.record;
     },
-    size,
-    work,
-  );
+    set: async (id, record, previous) => {
+      const expires = Date.now() + TTL_MS;
+      if (cas && previous !== undefined) {
+        const values = [id, record, expires, versions.get(previous as Buffer)];
+        return (await query('floor_update', update, values)).rowCount === 1;
+      }
+      await query('floor_upsert', upsert, [id, record, expires]);
+      return undefined;
+    },
+  };
+}
+
+/**
+ * The least a file store meeting issue 3 does: one file per record in 256 subdirectories made
+ * up front, read with one `readFile`, written atomically (a new temporary file, the record,
+ * `fsync`, `rename` over the record's name), with no lock, compare-and-set or permissions check.
+ */
+function fsRaw(directory: string): Raw {
+  for (let shard = 0; shard < 256; shard++) {
+    mkdirSync(join(directory, shard.toString(16).padStart(2, '0')), { recursive: true });
+  }
+  const pathOf = (id: string): string => join(directory, id.slice(0, 2), id);
+  let written = 0;
+  return {
+    get: async (id) => {
+      try {
+        return await readFile(pathOf(id));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+    set: async (id, record) => {
+      const path = pathOf(id);
+      const temporary = `${path}.${process.pid}.${written++}`;
+      const file = await open(temporary, 'wx', 0o600);
+      try {
+        await file.write(record);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temporary, path);
+      return undefined;
+    },
+  };
 }
 
 /** The same Express app for pithos and for express-session: a session middleware, then `touch`. */
@@ -342,27 +414,33 @@ export async function handlerFor(mode: string, directory: string | undefined): P
     case 'pithos-redis':
       return pithosHandler(redisStore({ client: await redisClient(), prefix: REDIS_PREFIX }));
     case 'floor-redis':
-      return redisFloor(size);
+      return floorHandler(await redisRaw(false), size);
     case 'floor-redis-crypto':
-      return redisFloor(size, recordWork(seed));
+      return floorHandler(await redisRaw(false), size, recordWork(seed));
     case 'floor-redis-cas-crypto':
-      return redisFloor(size, recordWork(seed), true);
+      return floorHandler(await redisRaw(true), size, recordWork(seed));
+    case 'required-redis':
+      return requiredHandler(await redisRaw(true));
     case 'pithos-postgres':
       return pithosHandler(postgresStore({ client: pgPool(), table: PG_TABLE }));
     case 'pithos-postgres-prepared':
       return pithosHandler(postgresStore({ client: pgPool(), table: PG_TABLE, prepare: true }));
     case 'floor-postgres':
-      return postgresFloor(size);
+      return floorHandler(postgresRaw(false, false), size);
     case 'floor-postgres-crypto':
-      return postgresFloor(size, recordWork(seed));
+      return floorHandler(postgresRaw(false, false), size, recordWork(seed));
     case 'floor-postgres-cas-crypto':
-      return postgresFloor(size, recordWork(seed), false, true);
+      return floorHandler(postgresRaw(false, true), size, recordWork(seed));
     case 'floor-postgres-prepared':
-      return postgresFloor(size, undefined, true);
+      return floorHandler(postgresRaw(true, false), size);
+    case 'required-postgres':
+      return requiredHandler(postgresRaw(false, true));
   }
   if (directory === undefined) throw new Error(`${mode} needs a directory`);
   if (mode === 'pithos-fs') return pithosExpress(directory, true);
   if (mode === 'pithos-fs-nosync') return pithosExpress(directory, false);
   if (mode === 'session-file-store') return sessionFileStore(directory);
+  if (mode === 'floor-fs') return behindExpress(floorHandler(fsRaw(directory), size));
+  if (mode === 'required-fs') return behindExpress(requiredHandler(fsRaw(directory)));
   throw new Error(`unknown mode ${mode}`);
 }

@@ -2,8 +2,9 @@
  * The server side of `bench/stores.ts`, run in its own process: `node --import tsx
  * bench/stores-server.ts <mode> [directory]`, with a mode of `bench/stores-handlers.ts`
  * (`pithos-redis`, `floor-redis`, `floor-redis-crypto`, `floor-redis-cas-crypto`,
- * `pithos-postgres`, `floor-postgres`, `floor-postgres-crypto`, `floor-postgres-cas-crypto`,
- * `pithos-postgres-prepared`, `floor-postgres-prepared`, `pithos-fs`, `pithos-fs-nosync`,
+ * `required-redis`, `pithos-postgres`, `floor-postgres`, `floor-postgres-crypto`,
+ * `floor-postgres-cas-crypto`, `required-postgres`, `pithos-postgres-prepared`,
+ * `floor-postgres-prepared`, `pithos-fs`, `pithos-fs-nosync`, `floor-fs`, `required-fs`,
  * `session-file-store`). Listens on 127.0.0.1 on a free port and talks to its
  * parent over IPC, as `bench/http-server.ts` does: `ready` with its port and the sealed record
  * size, `stats` with its CPU time and counters, and it exits on `exit`.

@@ -1,9 +1,10 @@
 /**
  * Express 5 servers of `bench/adapters.ts`: `node --import tsx bench/adapter-servers/express.ts
- * plain|floor|pithos|express-session`.
+ * plain|floor|required|pithos|express-session`.
  *
  * - `plain`: the route alone, no sessions (Express's ceiling).
  * - `floor`: the route and, inline, only the irreducible work of a session cycle.
+ * - `required`: the floor plus only what issue 2 requires of every cycle, awaited.
  * - `pithos`: `createSessionMiddleware` from `pithos/express`, memory store.
  * - `express-session`: express-session with its `MemoryStore`, `resave: false`,
  *   `saveUninitialized: false`, a cookie with `maxAge` as pithos's (so each change is saved and
@@ -23,10 +24,11 @@ import {
   MAX_AGE_MS,
   modeOf,
   pithosManager,
+  requiredRequest,
   serve,
 } from './serve.ts';
 
-const mode = modeOf(['plain', 'floor', 'pithos', 'express-session'] as const);
+const mode = modeOf(['plain', 'floor', 'required', 'pithos', 'express-session'] as const);
 const app = express();
 const respond = (response: Response): void => {
   response.type('text/plain').send(BODY);
@@ -40,6 +42,11 @@ if (mode === 'plain') {
 } else if (mode === 'floor') {
   app.get('/', (request, response) => {
     floorRequest(request.headers.cookie);
+    respond(response);
+  });
+} else if (mode === 'required') {
+  app.get('/', async (request, response) => {
+    await requiredRequest(request.headers.cookie);
     respond(response);
   });
 } else if (mode === 'pithos') {

@@ -1,9 +1,10 @@
 /**
  * Koa 3 servers of `bench/adapters.ts`: `node --import tsx bench/adapter-servers/koa.ts
- * plain|floor|pithos|koa-session|koa-session-store`.
+ * plain|floor|required|pithos|koa-session|koa-session-store`.
  *
  * - `plain`: the middleware alone, no sessions (Koa's ceiling).
  * - `floor`: the middleware and, inline, only the irreducible work of a session cycle.
+ * - `required`: the floor plus only what issue 2 requires of every cycle, awaited.
  * - `pithos`: `createSessionMiddleware` from `pithos/koa`, memory store.
  * - `koa-session`: koa-session in its default mode, the data in a signed cookie (two cookies:
  *   `koa.sess` and `koa.sess.sig`).
@@ -24,10 +25,18 @@ import {
   MAX_AGE_MS,
   modeOf,
   pithosManager,
+  requiredRequest,
   serve,
 } from './serve.ts';
 
-const mode = modeOf(['plain', 'floor', 'pithos', 'koa-session', 'koa-session-store'] as const);
+const mode = modeOf([
+  'plain',
+  'floor',
+  'required',
+  'pithos',
+  'koa-session',
+  'koa-session-store',
+] as const);
 const app = new Koa();
 app.keys = [BENCH_SECRET];
 
@@ -56,6 +65,12 @@ if (mode === 'plain') {
 } else if (mode === 'floor') {
   app.use((ctx) => {
     floorRequest(ctx.get('cookie'));
+    ctx.type = 'text/plain';
+    ctx.body = BODY;
+  });
+} else if (mode === 'required') {
+  app.use(async (ctx) => {
+    await requiredRequest(ctx.get('cookie'));
     ctx.type = 'text/plain';
     ctx.body = BODY;
   });

@@ -1,9 +1,10 @@
 /**
  * Plain `node:http` servers of `bench/adapters.ts`: `node --import tsx
- * bench/adapter-servers/node.ts plain|floor|pithos|iron-session`.
+ * bench/adapter-servers/node.ts plain|floor|required|pithos|iron-session`.
  *
  * - `plain`: the handler alone, no sessions (node's ceiling).
  * - `floor`: the handler and, inline, only the irreducible work of a session cycle.
+ * - `required`: the floor plus only what issue 2 requires of every cycle, awaited.
  * - `pithos`: `withSession` from `pithos/node`, memory store.
  * - `iron-session`: `getIronSession` on node's request and response, then `session.save()`
  *   (the data sealed in the cookie; there is no store).
@@ -22,10 +23,11 @@ import {
   MAX_AGE_MS,
   modeOf,
   pithosManager,
+  requiredRequest,
   serve,
 } from './serve.ts';
 
-const mode = modeOf(['plain', 'floor', 'pithos', 'iron-session'] as const);
+const mode = modeOf(['plain', 'floor', 'required', 'pithos', 'iron-session'] as const);
 
 function plain(_request: IncomingMessage, response: ServerResponse): void {
   countRequest();
@@ -34,6 +36,11 @@ function plain(_request: IncomingMessage, response: ServerResponse): void {
 
 function floor(request: IncomingMessage, response: ServerResponse): void {
   floorRequest(request.headers.cookie);
+  response.writeHead(200, HEADERS).end(BODY);
+}
+
+async function required(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  await requiredRequest(request.headers.cookie);
   response.writeHead(200, HEADERS).end(BODY);
 }
 
@@ -66,5 +73,5 @@ async function iron(request: IncomingMessage, response: ServerResponse): Promise
   response.writeHead(200, HEADERS).end(BODY);
 }
 
-const handlers = { plain, floor, pithos, 'iron-session': iron };
+const handlers = { plain, floor, required, pithos, 'iron-session': iron };
 serve(createServer(handlers[mode]));

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createSessionManager, type SessionManager } from '../../dist/index.js';
 import { memoryStore } from '../../dist/stores/memory.js';
 import { BENCH_SECRET, type BenchData, sampleData } from '../data.ts';
-import { floorRequestWork } from '../floor.ts';
+import { floorRequestWork, requiredRequestWork } from '../floor.ts';
 import type { ServerMessage } from '../http-server.ts';
 
 /** The response body of every case. */
@@ -37,6 +37,19 @@ export function floorRequest(cookie: string | undefined): void {
   stats.requests++;
   floorWork ??= floorRequestWork(seed);
   floorWork(cookie ?? '');
+}
+
+let requiredWork: ((cookieHeader: string) => Promise<unknown>) | undefined;
+
+/**
+ * The `required` servers' work: the floor's plus only what issue 2 requires of every cycle
+ * (`requiredRequestWork` in `bench/floor.ts`), on pithos's cookie, awaited before the response as
+ * pithos's commit is. What it adds is the least any implementation of issue 2 adds there.
+ */
+export function requiredRequest(cookieHeader: string | undefined): Promise<unknown> {
+  stats.requests++;
+  requiredWork ??= requiredRequestWork(seed, '__Host-pithos');
+  return requiredWork(cookieHeader ?? '');
 }
 
 /**
