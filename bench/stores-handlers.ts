@@ -200,9 +200,11 @@ function requiredHandler(raw: Raw): Handler {
       counters.reads++;
       return raw.get(key);
     },
-    set: (key, record, previous) => {
+    set: async (key, record, previous) => {
       counters.writes++;
-      return raw.set(key, asBuffer(record), previous && asBuffer(previous));
+      const written = await raw.set(key, asBuffer(record), previous && asBuffer(previous));
+      // Each connection has sessions of its own, so a compare-and-set never loses here.
+      if (written === false) counters.missing++;
     },
   });
   return async (request, response) => {
@@ -226,7 +228,9 @@ function behindExpress(handler: Handler): Handler {
   return app;
 }
 
+/** `bytes` as a Buffer: itself when it is one (the PostgreSQL floors know records by object). */
 function asBuffer(bytes: Uint8Array): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
