@@ -184,13 +184,14 @@ const REQUIRED_HEADER = 29;
  * What a server doing this reaches is the most any implementation of issue 2 can reach.
  *
  * `store` defaults to a `Map`, as the memory store. A header without the cookie starts a new
- * session under a random token, and the returned promise gives the `Set-Cookie` to send.
+ * session under a random token, and the returned promise gives the `Set-Cookie` to send. With
+ * `change` false, an existing session is only loaded and checked, not written.
  */
 export function requiredRequestWork(
   data: BenchData,
   cookieName: string,
   store: RequiredStore = mapStore(),
-): (cookieHeader: string) => Promise<string | undefined> {
+): (cookieHeader: string, change?: boolean) => Promise<string | undefined> {
   const secret = new Uint8Array(32);
   sodium.randombytes_buf(secret);
   const encoder = new TextEncoder();
@@ -212,7 +213,7 @@ export function requiredRequestWork(
   };
   const payload = (meta: { c: number; t: number; i: number; x: number }, body: unknown): string =>
     `{"m":{"c":${meta.c},"t":${meta.t},"i":${meta.i},"x":${meta.x}},"d":${JSON.stringify(body)}}`;
-  return async (cookieHeader) => {
+  return async (cookieHeader, change = true) => {
     const at = cookieHeader.indexOf(prefix);
     const value = at === -1 ? '' : cookieHeader.slice(at + prefix.length, at + prefix.length + 64);
     let created: string | undefined;
@@ -248,6 +249,7 @@ export function requiredRequestWork(
       d: BenchData;
     };
     if (now >= Math.min(parsed.m.t + parsed.m.i * 1000, parsed.m.x)) throw new Error('expired');
+    if (!change) return undefined;
     parsed.d.counter = Number(parsed.d.counter) + 1;
     parsed.m.t = now;
     await store.set(storeKey, seal(payload(parsed.m, parsed.d), sessionKey), record);
