@@ -13,9 +13,13 @@
  *    Lua script over GET + SET on Redis, an `UPDATE … WHERE version =` on PostgreSQL): the share
  *    they reach is the most any store meeting the issue's requirements can reach.
  *    The `-prepared` PostgreSQL servers send named prepared statements (pithos's `prepare: true`,
- *    and the floor's same two statements named).
+ *    and the floor's same two statements named). The `required-` servers do, on the
+ *    compare-and-set floors' commands, the floor's work plus only what issue 2 requires of every
+ *    cycle (`requiredRequestWork`): the share they reach is the most any implementation of
+ *    issues 2 and 3 can reach.
  * 2. Filesystem: pithos's fs store behind Express (`pithos/express`) next to session-file-store
- *    behind express-session, same app and handler, same data.
+ *    behind express-session, same app and handler, same data; `floor-fs` (atomic writes of a
+ *    record, nothing else) and `required-fs` (the same with the required work) behind Express too.
  * 3. `prune()` over a million expired records on the fs, SQLite and PostgreSQL stores: time and
  *    peak memory, each prune in its own process.
  *
