@@ -91,7 +91,8 @@ export async function login<Data extends object>(
   state.flashIn = {};
   const now = state.context.options.clock();
   state.user = { ...bind(state.context, userID, checkvalue), a: now };
-  if (extra !== undefined) state.user.e = extra;
+  // A copy, checked above: the caller's object may change after login without reaching the seal.
+  if (extra !== undefined) state.user.e = structuredClone(extra);
   if (options.recordIP === true) state.user.p = true;
   state.userChanged = true;
 }
@@ -106,9 +107,12 @@ export function getUserID(session: AnySession): string | undefined {
   return stateOf(session).user?.i;
 }
 
-/** The `extra` data given at login (`{}` when none or not logged in). */
+/**
+ * The `extra` data given at login (`{}` when none or not logged in): a copy, so changing it
+ * changes nothing in the session.
+ */
 export function getUserExtra(session: AnySession): Record<string, unknown> {
-  return { ...stateOf(session).user?.e };
+  return structuredClone(stateOf(session).user?.e ?? {});
 }
 
 /**

@@ -257,3 +257,22 @@ describe('sign out everywhere on a full memory store', () => {
     assert.equal(getUserID(await manager.load(stolen)), undefined);
   });
 });
+
+describe('the extra data of a login', () => {
+  it('is copied at login and by getUserExtra: neither the caller nor a reader changes the seal', async () => {
+    const f = await fixture(memory);
+    const extra = { method: 'password', roles: ['user'] };
+    const { cookie } = await f.request(undefined, (s) => login(s, 'alice', 'cv-1', extra));
+    extra.roles.push('admin');
+    (extra as Record<string, unknown>).method = 'sso';
+    await f.request(cookie, (s) => {
+      (getUserExtra(s).roles as string[]).push('admin');
+      s.set('cart', ['book']); // a write, which seals the user binding again
+    });
+    let seen: unknown;
+    await f.request(cookie, (s) => {
+      seen = getUserExtra(s);
+    });
+    assert.deepEqual(seen, { method: 'password', roles: ['user'] });
+  });
+});
