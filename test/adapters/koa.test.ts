@@ -206,6 +206,41 @@ describe('koa: what is special to Koa', () => {
     assert.equal((await get(served.app.url, '/read', { cookie })).body, 'tried');
   });
 
+  it('after a downstream ctx.throw(403), an error middleware in front answers or sees the store failure', async (t) => {
+    const store = watchedStore();
+    const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
+    const app = new Koa<Koa.DefaultState, SessionContext<Data>>();
+    const caught: unknown[] = [];
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        caught.push(error);
+        const status = (error as { status?: number }).status ?? 500;
+        ctx.status = status;
+        ctx.body = status >= 500 ? 'sorry\n' : 'not you\n';
+      }
+    });
+    app.use(createSessionMiddleware(manager)).use(async (ctx) => {
+      ctx.session.set('a', 'tried');
+      ctx.throw(403, 'no entry');
+    });
+    const running = await listen(app.callback());
+    t.after(async () => {
+      store.release();
+      await running.close();
+    });
+    // The middleware's own answer keeps the session cookie.
+    const answered = await get(running.url, '/');
+    assert.deepEqual([answered.status, answered.body], [403, 'not you\n']);
+    assert.equal(sessionCookie(answered.setCookies, 'sid').value.length > 0, true);
+    // A store that fails: the middleware sees the StoreError, not the 403.
+    store.failing = true;
+    const failed = await get(running.url, '/');
+    assert.deepEqual([failed.status, failed.body, failed.setCookies], [500, 'sorry\n', []]);
+    assert.ok(caught.at(-1) instanceof StoreError);
+  });
+
   it('a downstream ctx.throw(500) saves nothing', async (t) => {
     t.mock.method(console, 'error', () => {});
     const served = await serve(t, (koa) => {
