@@ -1,7 +1,7 @@
 // Opens a SQLite file with better-sqlite3, or with Node's built-in `node:sqlite` when
 // better-sqlite3 cannot load: it is a native module, built for the Node version that installed it,
 // while `node:sqlite` comes with Node 22.13 and later. pithos/sqlite takes either.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** What the app calls on a database: what better-sqlite3 and node:sqlite have in common. */
@@ -44,6 +44,10 @@ async function open(path: string): Promise<SQLiteFile> {
 /** Opens (creating when missing) the SQLite file at `path`, in WAL mode with a busy timeout. */
 export async function openSQLiteFile(path: string): Promise<SQLiteFile> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // The file holds password hashes: readable by its owner only, whatever the folder and umask.
+  // SQLite gives its -wal and -shm files the database file's mode.
+  closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600);
   const file = await open(path);
   // Several readers beside one writer; wait for a lock instead of failing at once.
   file.database.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');

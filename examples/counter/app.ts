@@ -1,6 +1,7 @@
 // The counter example: a node:http app that counts visits per session.
 import { createServer, type Server } from 'node:http';
 import { createSessionManager, type SessionManager, type Store } from 'pithos';
+import { verifyOrigin } from 'pithos/auth';
 import { withSession } from 'pithos/node';
 
 /** What this app keeps in a session. */
@@ -38,12 +39,22 @@ function page(visits: number, firstVisit: string): string {
 </body></html>`;
 }
 
-/** The HTTP server: `GET /` counts, `POST /reset` destroys the session, everything else is 404. */
+/**
+ * The HTTP server: `GET /` counts, `POST /reset` (from this site's own pages only) destroys the
+ * session, everything else is 404.
+ */
 export function createCounterServer(manager: SessionManager<CounterData>): Server {
   return createServer(
     withSession(manager, async (request, response, session) => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (request.method === 'POST' && url.pathname === '/reset') {
+        // Only this site's own form may end the session: a page of another origin (another port
+        // or subdomain is same-site, so SameSite=Lax lets its cookie through) is refused.
+        const host = request.headers.host ?? '';
+        if (!verifyOrigin(request, [`http://${host}`, `https://${host}`])) {
+          response.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
+          return;
+        }
         await manager.destroy(session);
         response.writeHead(303, { location: '/' }).end();
         return;

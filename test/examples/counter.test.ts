@@ -34,11 +34,25 @@ describe('counter example', () => {
     assert.equal((await visit()).visits, '1', 'a new client starts at 1');
   });
 
+  it('"forget me" from another origin is refused and changes nothing', async () => {
+    const { cookie } = await visit();
+    for (const origin of ['https://evil.example', undefined]) {
+      const reset = await fetch(`${base}/reset`, {
+        method: 'POST',
+        headers: { cookie: cookie ?? '', ...(origin === undefined ? {} : { origin }) },
+        redirect: 'manual',
+      });
+      assert.equal(reset.status, 403, `origin ${origin}`);
+      assert.equal(reset.headers.get('set-cookie'), null);
+    }
+    assert.equal((await visit(cookie)).visits, '2', 'the session lives on');
+  });
+
   it('"forget me" destroys the session and clears the cookie', async () => {
     const { cookie } = await visit();
     const reset = await fetch(`${base}/reset`, {
       method: 'POST',
-      headers: { cookie: cookie ?? '' },
+      headers: { cookie: cookie ?? '', origin: base },
       redirect: 'manual',
     });
     assert.equal(reset.status, 303);
