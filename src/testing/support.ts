@@ -1,6 +1,6 @@
 /** Shared pieces of the conformance suites. Internal. @module */
 import { toBase64URL } from '../core/bytes.ts';
-import { PithosError } from '../core/errors.ts';
+import { StoreError } from '../core/errors.ts';
 import type { Store } from '../core/store.ts';
 import type { StoreConformanceOptions } from './index.ts';
 
@@ -12,6 +12,8 @@ export const HOSTILE_STORE_KEYS: readonly string[] = [
   'a'.repeat(63),
   'a'.repeat(65),
   `${'a'.repeat(63)}\n`,
+  `${'a'.repeat(64)}\n../../../../etc/passwd`, // a multi-line pattern would pass its first line
+  'g'.repeat(64), // letters, but not hex digits
   '',
 ];
 
@@ -61,7 +63,12 @@ export function randomUserKey(length = 43): string {
 
 /** Random bytes standing in for a sealed record. */
 export function randomRecord(length = 64): Uint8Array {
-  return globalThis.crypto.getRandomValues(new Uint8Array(length));
+  const record = new Uint8Array(length);
+  // getRandomValues fills at most 65 536 bytes a call.
+  for (let at = 0; at < length; at += 65_536) {
+    globalThis.crypto.getRandomValues(record.subarray(at, at + 65_536));
+  }
+  return record;
 }
 
 /** An expiry an hour from now. */
@@ -82,15 +89,22 @@ export async function withStore(
   }
 }
 
-/** Expects `run` to refuse a key with a `StoreError` (any `PithosError`) of code `STORE_KEY_INVALID`. */
-export async function expectKeyRefused(run: () => Promise<unknown>, what: string): Promise<void> {
+/**
+ * Expects `run` to refuse a key with a `StoreError` of code `STORE_KEY_INVALID` naming `store`.
+ */
+export async function expectKeyRefused(
+  store: Store,
+  run: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
   try {
     await run();
   } catch (error) {
     check(
-      error instanceof PithosError && error.code === 'STORE_KEY_INVALID',
+      error instanceof StoreError && error.code === 'STORE_KEY_INVALID',
       `${what}: wrong error ${String(error)}`,
     );
+    check(error.store === store.name, `${what}: the error names store ${error.store}`);
     return;
   }
   throw new Error(`store conformance: ${what} accepted a malformed key`);
