@@ -78,6 +78,34 @@ export async function requireTable(opened: OpenedStore, url: StoreURL): Promise<
   }
 }
 
+/**
+ * Most milliseconds a command waits for its connections to close. A command whose store timed out
+ * left its request in flight, and a driver's close waits for it: a server that stopped answering
+ * would hold the command, and its error message, for as long as it stays silent.
+ */
+const CLOSE_MS = 3_000;
+
+/** Closes `opened`, or past `CLOSE_MS` drops its connections (the process then exits anyway). */
+export async function closeWithin(opened: OpenedStore): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), CLOSE_MS);
+  });
+  const closed = opened.close().then(
+    () => true,
+    () => true,
+  );
+  const isClosed = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  if (!isClosed) {
+    try {
+      opened.destroy?.();
+    } catch {
+      // Dropping connections is the last resort; the process exits after the command regardless.
+    }
+  }
+}
+
 /** Runs `run` on the store of `--store`, closing it afterwards. */
 export async function withStore<T>(
   values: OptionValues,
@@ -91,6 +119,6 @@ export async function withStore<T>(
     if (options.requireSchema !== false) await requireTable(opened, url);
     return await run(opened);
   } finally {
-    await opened.close().catch(() => {});
+    await closeWithin(opened);
   }
 }

@@ -17,7 +17,7 @@ import {
   STORE_HELP,
   STORE_OPTION,
 } from './args.ts';
-import { open, storeURLOf } from './connect.ts';
+import { closeWithin, open, storeURLOf } from './connect.ts';
 import { capabilities, type DoctorData, roundTrip, userIndexTrip } from './doctor-checks.ts';
 import { describeError } from './drivers.ts';
 import { readSecrets, type Secrets } from './secret.ts';
@@ -158,7 +158,7 @@ async function run(values: OptionValues, io: CommandIO): Promise<number> {
       (schema === undefined || (await checkSchema(opened, schema, report, create)));
     if (isReady) await checkStore(opened, io, report, found);
   } finally {
-    await opened?.close().catch(() => {});
+    if (opened !== undefined) await closeWithin(opened);
   }
   const failed = report.failures;
   io.out(failed === 0 ? 'healthy: every check passed' : `unhealthy: ${failed} check(s) failed`);

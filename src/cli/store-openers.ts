@@ -36,6 +36,22 @@ async function openFiles(url: StoreURL, create: boolean): Promise<OpenedStore> {
   return { store, kind: 'fs', label: url.label, close: async () => {} };
 }
 
+/**
+ * Most milliseconds a Redis connection may take, its handshake included: a server that accepts
+ * the connection and never answers (a stuck Redis, or another service on the port) must not hold
+ * a command, whose `connectTimeout` covers only the TCP connect.
+ */
+const REDIS_CONNECT_MS = 5_000;
+
+/** `pending`, or a rejection once `ms` have passed. */
+function within<T>(pending: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([pending, late]).finally(() => clearTimeout(timer));
+}
+
 /** Gives up after a couple of tries: a command reports a server that is down, it does not wait. */
 function reconnectStrategy(retries: number, cause: Error): number | Error {
   return retries >= 2 ? cause : 200;
@@ -47,12 +63,15 @@ async function openRedis(url: StoreURL): Promise<OpenedStore> {
   const client = url.cluster
     ? redis.createCluster({
         rootNodes: (url.servers ?? []).map((server) => ({ url: `redis://${server}` })),
-        defaults: { username: url.username, password: url.password, socket },
+        // No user name (`:password@`) is Redis's `default` user, as for redis:// URLs.
+        defaults: { username: url.username || undefined, password: url.password, socket },
       })
     : redis.createClient({ url: url.connection, socket, disableOfflineQueue: true });
   client.on('error', () => {}); // connect() rejects with the reason; nothing else to do with it
+  const connecting: Promise<unknown> = client.connect();
+  connecting.catch(() => {}); // past the deadline it rejects when destroyed: nobody waits then
   try {
-    await client.connect();
+    await within(connecting, REDIS_CONNECT_MS);
   } catch (error) {
     try {
       client.destroy();
@@ -66,7 +85,14 @@ async function openRedis(url: StoreURL): Promise<OpenedStore> {
     );
   }
   const store = redisStore({ client, prefix: url.prefix });
-  return { store, kind: 'redis', label: url.label, client, close: () => client.close() };
+  return {
+    store,
+    kind: 'redis',
+    label: url.label,
+    client,
+    close: () => client.close(),
+    destroy: () => client.destroy(),
+  };
 }
 
 async function openMemcached(url: StoreURL): Promise<OpenedStore> {

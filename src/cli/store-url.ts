@@ -80,6 +80,11 @@ export interface OpenedStore {
   createSchema?(): Promise<void>;
   /** Closes what the opener opened (connections, the database file); the data stays. */
   close(): Promise<void>;
+  /**
+   * Drops the connections at once, without waiting for commands still in flight: for a server
+   * that stopped answering, where `close` would wait for it. Absent where there is nothing to drop.
+   */
+  destroy?(): void;
 }
 
 /** Options of `openStore`. */
@@ -140,8 +145,13 @@ function own(params: URLSearchParams, names: string[], strict: boolean): Record<
     params.delete(name);
   }
   const unknown = [...params.keys()];
-  if (strict && unknown.length > 0)
-    fail(`unknown parameter ?${unknown[0]}= (known: ${names.join(', ') || 'none'})`);
+  if (strict && unknown.length > 0) {
+    // Named only when it looks like a name: an unencoded '?' in a password starts a "parameter".
+    const [name = ''] = unknown;
+    const what = /^[A-Za-z][\w-]{0,31}$/.test(name) ? `parameter ?${name}=` : 'parameter';
+    const known = names.join(', ') || 'none';
+    fail(`unknown ${what} (known: ${known}; write '?' or '@' in a password as %3F or %40)`);
+  }
   return found;
 }
 
@@ -156,7 +166,13 @@ function serverList(text: string, scheme: string) {
     fail(`${scheme}// URLs take servers and ?parameters only`);
   }
   const at = authority.lastIndexOf('@');
-  const [username, password] = at === -1 ? [] : authority.slice(0, at).split(':').map(decode);
+  // The password runs from the first colon to the '@', colons included (as WHATWG URLs read it).
+  const userinfo = at === -1 ? undefined : authority.slice(0, at);
+  const colon = userinfo?.indexOf(':') ?? -1;
+  const username =
+    userinfo === undefined ? undefined : decode(colon === -1 ? userinfo : userinfo.slice(0, colon));
+  const password =
+    userinfo === undefined || colon === -1 ? undefined : decode(userinfo.slice(colon + 1));
   const servers = authority.slice(at + 1).split(',');
   for (const server of servers) {
     if (!/^[^:\s]+:\d{1,5}$/.test(server))

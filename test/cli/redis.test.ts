@@ -3,9 +3,11 @@
  * scripts/services.sh), each run under its own key prefix. Fails, never skips, when Redis is down.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createClient, createCluster } from 'redis';
 import { type RedisStore, redisStore } from '../../src/stores/redis.ts';
+import { dedicatedRedis } from '../stores/redis-support.ts';
 import {
   assertExit,
   assertNothingSecret,
@@ -105,6 +107,50 @@ describe('pithos doctor on Redis', () => {
       run.stdout,
       /^pithos doctor: Redis Cluster at 127\.0\.0\.1:7001,127\.0\.0\.1:7002/m,
     );
+  });
+});
+
+describe('pithos on a Redis that does not answer', () => {
+  it('fails within seconds on a server that accepts connections and never replies', async (t) => {
+    const silent: Server = createServer(() => {}); // holds every connection, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      silent.close();
+    });
+    const { port } = silent.address() as { port: number };
+    const run = await pithos(['stats', '--store', `redis://127.0.0.1:${port}`]);
+    assertExit(run, 1);
+    assert.match(
+      run.stderr,
+      /cannot connect to Redis at 127\.0\.0\.1:\d+ \(no answer within 5 s\)/,
+    );
+    assert.ok(run.ms < 15_000, `stats took ${Math.round(run.ms)} ms`);
+  });
+
+  it('reports a command that times out without waiting for the server to answer it', async (t) => {
+    const redis = await dedicatedRedis();
+    await redis.start();
+    t.after(() => redis.stop());
+    const admin = createClient({ socket: { host: '127.0.0.1', port: redis.port } });
+    admin.on('error', ignore);
+    await admin.connect();
+    t.after(async () => {
+      await admin.sendCommand(['CLIENT', 'UNPAUSE']).catch(ignore);
+      admin.destroy();
+    });
+    const prefix = 'pithos-cli-paused:';
+    const store = redisStore({ client: admin, prefix });
+    const url = `redis://127.0.0.1:${redis.port}?prefix=${encodeURIComponent(prefix)}`;
+    await logIn(store, 'paula', 1);
+    // Reads are answered, writes wait: revoke's deletes time out in the store, and the client's
+    // close would wait for them until the pause ends.
+    await admin.sendCommand(['CLIENT', 'PAUSE', '25000', 'WRITE']);
+    const run = await pithos(['revoke', '--store', url, '--user', 'paula'], {
+      env: { PITHOS_SECRET: SECRET },
+    });
+    assertExit(run, 1);
+    assert.match(run.stderr, /no reply within 2000 ms/);
+    assert.ok(run.ms < 15_000, `revoke took ${Math.round(run.ms)} ms`);
   });
 });
 

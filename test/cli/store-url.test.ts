@@ -51,6 +51,24 @@ describe('parseStoreURL', () => {
     );
   });
 
+  it('reads a password up to the "@", colons included, and no user name as none', () => {
+    const cluster = parseStoreURL('redis+cluster://app:pa:ss@a:7001');
+    assert.deepEqual([cluster.username, cluster.password], ['app', 'pa:ss']);
+    const noUser = parseStoreURL('redis+cluster://:s3cret@a:7001');
+    assert.deepEqual([noUser.username || undefined, noUser.password], [undefined, 's3cret']);
+    assert.equal(parseStoreURL('memcached://u:a:b@m:11211').password, 'a:b');
+  });
+
+  it('does not repeat what follows an unencoded "?" in a password', () => {
+    assert.throws(
+      () => parseStoreURL('memcached://admin:2024?Tr0ub4dor@cache.internal:11211'),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        /unknown parameter \(/.test(error.message) &&
+        !error.message.includes('Tr0ub4dor'),
+    );
+  });
+
   it('refuses what it cannot use, saying why', () => {
     const cases: [string, RegExp][] = [
       ['ftp://x', /unknown kind of store/],
