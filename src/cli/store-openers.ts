@@ -66,7 +66,14 @@ async function openRedis(url: StoreURL): Promise<OpenedStore> {
         // No user name (`:password@`) is Redis's `default` user, as for redis:// URLs.
         defaults: { username: url.username || undefined, password: url.password, socket },
       })
-    : redis.createClient({ url: url.connection, socket, disableOfflineQueue: true });
+    : redis.createClient({
+        url: url.connection,
+        socket,
+        disableOfflineQueue: true,
+        // A command has no use for maintenance notifications, and node-redis 6 looks the host of
+        // a bracketed IPv6 URL up in DNS, brackets and all, to enable them.
+        maintNotifications: 'disabled',
+      });
   client.on('error', () => {}); // connect() rejects with the reason; nothing else to do with it
   const connecting: Promise<unknown> = client.connect();
   connecting.catch(() => {}); // past the deadline it rejects when destroyed: nobody waits then

@@ -187,6 +187,14 @@ describe('pithos stats and prune on Redis', () => {
     assert.equal(stats.bytes, 300);
   });
 
+  it('stats reaches Redis at an IPv6 address', async () => {
+    const { prefix } = fresh('single');
+    const url = `redis://[::1]:6379?prefix=${encodeURIComponent(prefix)}`;
+    const run = await pithos(['stats', '--store', url]);
+    assertExit(run, 0);
+    assert.match(run.stdout, /^records +0$/m);
+  });
+
   it('prune says Redis expires records itself, and exits 0', async () => {
     const { url } = fresh('single');
     const run = await pithos(['prune', '--store', url]);
