@@ -4,7 +4,7 @@
  * @module
  */
 import type { ManagerContext } from '../core/context.ts';
-import { PithosError } from '../core/errors.ts';
+import { ConfigError, PithosError } from '../core/errors.ts';
 import { assertJSON, type JSONValue } from '../core/json.ts';
 import { destroyState, regenerateState } from '../core/lifecycle.ts';
 import { type Session, type SessionState, stateOf } from '../core/session.ts';
@@ -34,18 +34,14 @@ function liveState(session: AnySession, action: string): SessionState {
 
 function checkUserID(userID: unknown): asserts userID is string {
   if (typeof userID !== 'string' || userID.length === 0 || userID.length > 1024) {
-    throw new PithosError(
-      'CONFIG_INVALID',
-      'the user ID must be a non-empty string of at most 1024 characters',
-    );
+    throw new ConfigError('the user ID must be a non-empty string of at most 1024 characters');
   }
 }
 
 function checkCheckvalue(checkvalue: unknown): asserts checkvalue is string {
   // Not empty: a missing value (`user?.checkvalue ?? ''`) must never match a binding.
   if (typeof checkvalue !== 'string' || checkvalue === '') {
-    throw new PithosError(
-      'CONFIG_INVALID',
+    throw new ConfigError(
       'the checkvalue must be a non-empty string (e.g. derived from the password hash)',
     );
   }
@@ -172,8 +168,7 @@ export function isRecentlyAuthenticated(session: AnySession, maxAgeSeconds: numb
  */
 export async function elevate(session: AnySession): Promise<void> {
   const state = liveState(session, 'elevate');
-  if (state.user === undefined)
-    throw new PithosError('CONFIG_INVALID', 'elevate() needs a logged-in session');
+  if (state.user === undefined) throw new ConfigError('elevate() needs a logged-in session');
   // Logged out (or rotated) by another request meanwhile: nobody to elevate any more.
   if (!(await regenerateState(state))) return;
   state.user = { ...(state.user as UserBinding), a: state.context.options.clock() };

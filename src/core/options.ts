@@ -100,7 +100,13 @@ function prefix(name: string, value: number | undefined, fallback: number, max: 
 }
 
 function resolveBinding(bindIP: SessionManagerOptions['bindIP']): ResolvedOptions['binding'] {
-  if (bindIP === undefined || bindIP === false) return undefined;
+  // `null`, as from a JSON configuration, means the default (off), as for the cookie options.
+  if (bindIP === undefined || bindIP === null || bindIP === false) return undefined;
+  if (bindIP !== true && (typeof bindIP !== 'object' || Array.isArray(bindIP))) {
+    throw new ConfigError(
+      'bindIP must be true, false or { ipv4Prefix, ipv6Prefix } (a string such as "false" is not a boolean)',
+    );
+  }
   const options = bindIP === true ? {} : bindIP;
   return {
     ipv4: prefix('ipv4Prefix', options.ipv4Prefix, 32, 32),
@@ -108,8 +114,28 @@ function resolveBinding(bindIP: SessionManagerOptions['bindIP']): ResolvedOption
   };
 }
 
+const CRYPTO_CHOICES: readonly unknown[] = ['auto', 'native', 'portable'];
+
+/** Checks the options the manager itself only hands on (`crypto`, `logger`), and `clock`. */
+function checkOthers(options: SessionManagerOptions): void {
+  if (options.crypto !== undefined && !CRYPTO_CHOICES.includes(options.crypto)) {
+    throw new ConfigError("crypto must be 'auto', 'native' or 'portable'");
+  }
+  for (const name of ['clock', 'logger'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'function') {
+      throw new ConfigError(
+        name === 'clock'
+          ? 'clock must be a function returning milliseconds since the epoch'
+          : 'logger must be a function (level, message, fields)',
+      );
+    }
+  }
+}
+
 /** Applies defaults and checks every option; throws `ConfigError` with a fix. */
 export function resolveOptions(options: SessionManagerOptions): ResolvedOptions {
+  checkOthers(options);
   const store = options.store as Partial<Store> | undefined;
   if (
     !store ||

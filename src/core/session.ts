@@ -6,7 +6,7 @@
  */
 
 import type { ManagerContext } from './context.ts';
-import { DataError, PithosError } from './errors.ts';
+import { ConfigError, DataError } from './errors.ts';
 import { assertJSON } from './json.ts';
 import type { OpenedRecord } from './record.ts';
 import type { Token } from './token.ts';
@@ -273,7 +273,7 @@ export class Session<Data extends object> {
    */
   setDuration(seconds: number): void {
     if (!Number.isFinite(seconds) || seconds <= 0) {
-      throw new PithosError('CONFIG_INVALID', 'setDuration() takes a positive number of seconds');
+      throw new ConfigError('setDuration() takes a positive number of seconds');
     }
     this.#state.duration = seconds;
     this.#state.forceWrite = true;

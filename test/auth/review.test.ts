@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import {
   checkSession,
   csrfToken,
+  elevate,
   getUserExtra,
   getUserID,
   listSessions,
@@ -17,7 +18,7 @@ import {
   verifyCSRF,
   verifyOrigin,
 } from '../../src/auth/index.ts';
-import { createSessionManager, type Store } from '../../src/index.ts';
+import { ConfigError, createSessionManager, type Store } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/memory.ts';
 import { fixture, SECRET } from './suite.ts';
 
@@ -112,6 +113,14 @@ describe('checkvalues must not be empty', () => {
     const f = await fixture(memory);
     const session = await f.manager.load(undefined);
     await assert.rejects(login(session, 'oauth-user', ''), { code: 'CONFIG_INVALID' });
+  });
+
+  it('login with no user ID and elevate with nobody logged in throw ConfigError', async () => {
+    const f = await fixture(memory);
+    const session = await f.manager.load(undefined);
+    await assert.rejects(login(session, '', 'cv-1'), ConfigError);
+    await assert.rejects(login(session, 'u', ''), ConfigError);
+    await assert.rejects(elevate(session), ConfigError);
   });
 });
 

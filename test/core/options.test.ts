@@ -61,3 +61,37 @@ describe('manager.close', () => {
     });
   });
 });
+
+describe('options the manager hands on, and argument errors', () => {
+  it('refuses a crypto, bindIP, clock or logger of the wrong kind at construction', () => {
+    const wrong: Partial<SessionManagerOptions>[] = [
+      { crypto: 'nativ' as never },
+      { bindIP: 'false' as never },
+      { bindIP: 0 as never },
+      { bindIP: [] as never },
+      { clock: 5 as never },
+      { logger: 'x' as never },
+    ];
+    for (const options of wrong) {
+      assert.throws(() => construct(options), ConfigError, JSON.stringify(options));
+    }
+  });
+
+  it('takes bindIP: null, as from a JSON configuration, as the default (off)', async () => {
+    const manager = createSessionManager({
+      store: memoryStore(),
+      secret: SECRET,
+      bindIP: null as never,
+    });
+    const session = await manager.load(undefined); // no { ip } needed: binding is off
+    assert.equal(session.isNew, true);
+  });
+
+  it('setDuration with a bad number throws ConfigError', async () => {
+    const manager = createSessionManager({ store: memoryStore(), secret: SECRET });
+    const session = await manager.load(undefined);
+    for (const seconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => session.setDuration(seconds), ConfigError, String(seconds));
+    }
+  });
+});
