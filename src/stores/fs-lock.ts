@@ -10,7 +10,7 @@
  * @module
  */
 import type * as fs from 'node:fs';
-import { fstat, link, rename, stat } from 'node:fs';
+import { fstat, fstatSync, link, rename, stat } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -82,12 +82,25 @@ async function tryCreate(path: string): Promise<HeldLock | undefined> {
   }
 }
 
+/** The identity of a file as `stat` sees it, enough to tell two files apart. */
+export type FileIdentity = Pick<fs.BigIntStats, 'dev' | 'ino' | 'mtimeNs'>;
+
+/**
+ * Whether two `stat`s saw the same file. The inode alone is not enough: when another breaker has
+ * just deleted a stale lock, the fresh lock taken next often gets its inode number back. A fresh
+ * lock is always younger than a stale one, so the modification time tells them apart (a rename
+ * changes a file's ctime, never its mtime).
+ */
+export function isSameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.mtimeNs === b.mtimeNs;
+}
+
 /**
  * Breaks the lock at `path` if it is stale; returns whether the path may now be free.
  *
  * Two processes may find the same stale lock. Unlinking it would let the slower one delete the
  * lock the faster one has just taken, so the lock is renamed aside and checked: when what was
- * moved is not the stale file that was seen (same inode), it is linked back (`link` never
+ * moved is not the stale file that was seen (`isSameFile`), it is linked back (`link` never
  * replaces an existing file) and the lock counts as held.
  */
 export async function breakIfStale(path: string, options: LockOptions): Promise<boolean> {
@@ -107,7 +120,7 @@ export async function breakIfStale(path: string, options: LockOptions): Promise<
     throw error;
   }
   const moved = await statPath(aside, { bigint: true });
-  const isSeen = moved.ino === seen.ino && moved.dev === seen.dev;
+  const isSeen = isSameFile(moved, seen);
   if (!isSeen) await linkFile(aside, path).catch(() => undefined);
   await removeIfPresent(aside);
   return isSeen;
@@ -160,6 +173,39 @@ async function isStillHeld(held: HeldLock, staleMs: number): Promise<boolean> {
 }
 
 /**
+ * Pauses between the tries of `renameOwn`, in milliseconds: half a second in all, far more than a
+ * breaker's check takes even on a loaded machine; only a lock really broken waits it out.
+ */
+const RENAME_PAUSES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+/**
+ * Renames the lock file at `path`, still this holder's (`identity`), over `target`. A breaker that
+ * found the lock in use moves it aside for a moment to check it and links it back (see
+ * `breakIfStale`): a rename in that moment finds nothing, so it tries again once the file is back.
+ * Fails as the rename did when the file stays away, or with `LockLost` when another took its name.
+ */
+async function renameOwn(
+  path: string,
+  target: string,
+  identity: FileIdentity,
+  staleMs: number,
+): Promise<void> {
+  for (const wait of [...RENAME_PAUSES, undefined]) {
+    try {
+      await renameFile(path, target);
+      return;
+    } catch (error) {
+      if (!isMissing(error) || wait === undefined) throw error;
+    }
+    await pause(wait);
+    const current = await statPath(path, { bigint: true }).catch(() => undefined);
+    if (current !== undefined && !isSameFile(current, identity)) {
+      throw new LockLost(staleMs);
+    }
+  }
+}
+
+/**
  * Writes `bytes` into the lock file, flushes it when `sync`, and renames it over `target`: the
  * record is replaced atomically (readers see the old file or the new one, a crash leaves the old
  * one and a lock file that goes stale) and the lock is released by the same rename. On failure
@@ -182,12 +228,16 @@ export async function commit(
     if (!(error instanceof LockLost)) await removeIfPresent(held.path).catch(() => undefined);
     throw error;
   }
+  // Never waits for the disk: the file is open and was just written.
+  const identity = fstatSync(held.fd, { bigint: true });
   closeFile(held.fd, true);
   try {
-    await renameFile(held.path, target);
+    await renameOwn(held.path, target, identity, options.staleMs);
   } catch (error) {
     // ENOENT: the lock file was broken away (see `isStillHeld`); any file there now is not ours.
-    if (!isMissing(error)) await removeIfPresent(held.path).catch(() => undefined);
+    if (!isMissing(error) && !(error instanceof LockLost)) {
+      await removeIfPresent(held.path).catch(() => undefined);
+    }
     throw error;
   }
   if (options.sync) await syncDirectory(dirname(target));

@@ -12,13 +12,14 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { link, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../src/core/errors.ts';
 import { fileStore } from '../../src/stores/fs.ts';
 import { encodeRecordFile } from '../../src/stores/fs-layout.ts';
-import { commit, LockLost, lock, release } from '../../src/stores/fs-lock.ts';
+import { commit, isSameFile, LockLost, lock, release } from '../../src/stores/fs-lock.ts';
 import { shardDirectory, storeKey, temporaryDirectory, thrown } from './fs-support.ts';
 
 const record = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
@@ -124,6 +125,35 @@ describe('fs store: writes through the lock file', () => {
     utimesSync(lockFile, old, old);
     await behind.set(key, record(3), { expiresAt: Date.now() + 3_600_000 });
     assert.deepEqual(await behind.get(key), record(3));
+  });
+
+  it('a breaker tells a fresh lock from the stale one it saw, even when the inode number is reused', () => {
+    const stale = { dev: 2049n, ino: 5_350_040n, mtimeNs: 1_795_000_000_000_000_000n };
+    assert.equal(isSameFile(stale, { ...stale }), true);
+    // Another breaker deleted the stale lock, and the lock taken next got its inode number back.
+    const fresh = { ...stale, mtimeNs: stale.mtimeNs + 60_000_000_000n };
+    assert.equal(isSameFile(fresh, stale), false);
+    assert.equal(isSameFile({ ...stale, ino: stale.ino + 1n }, stale), false);
+    assert.equal(isSameFile({ ...stale, dev: stale.dev + 1n }, stale), false);
+  });
+
+  it('a write whose lock a breaker moved aside for a moment lands once it is linked back', async () => {
+    const directory = temporaryDirectory();
+    const locks = { clock: Date.now, fileClock: Date.now, staleMs: 30_000, timeoutMs: 1000 };
+    const lockPath = join(directory, 'record.lock');
+    const target = join(directory, 'record');
+    const held = await lock(lockPath, locks);
+    // A breaker checking the lock: moved aside, found in use, linked back a little later.
+    const aside = `${lockPath}.check`;
+    await rename(lockPath, aside);
+    const back = sleep(2).then(async () => {
+      await link(aside, lockPath);
+      await unlink(aside);
+    });
+    await commit(held, target, Uint8Array.of(7, 7), { sync: false, staleMs: 30_000 });
+    await back;
+    assert.deepEqual([...(await readFile(target))], [7, 7]);
+    await assert.rejects(stat(lockPath), { code: 'ENOENT' }, 'the lock went with the rename');
   });
 
   it('a write whose lock was broken while it took longer than staleLockMs does not land', async () => {
