@@ -131,7 +131,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     while (entries.size + indexed.size > maxEntries) {
       const fromIndexed = entries.size === 0 || indexed.size > maxEntries / 2;
-      remove((fromIndexed ? indexed : entries).keys().next().value as string);
+      const [first, other] = fromIndexed ? [indexed, entries] : [entries, indexed];
+      const oldest = first.keys().next().value as string;
+      // Never the record just written (with a tiny maxEntries it can be its map's only one).
+      remove(oldest === key && other.size > 0 ? (other.keys().next().value as string) : oldest);
     }
   }
 

@@ -65,6 +65,18 @@ describe('memory store: bounds', () => {
     assert.deepEqual(await store.get(key(3)), bytes(3));
   });
 
+  it('with maxEntries: 1, a record just written is the one kept, with a user key or without', async () => {
+    const store = memoryStore({ maxEntries: 1 });
+    const userKey = 'user-key-0123456789';
+    await store.set(key(1), bytes(1), later);
+    await store.set(key(2), bytes(2), { ...later, userKey });
+    assert.deepEqual(await store.get(key(2)), bytes(2));
+    assert.equal(await store.get(key(1)), undefined);
+    await store.set(key(3), bytes(3), later);
+    assert.deepEqual(await store.get(key(3)), bytes(3));
+    assert.equal(store.size, 1);
+  });
+
   it('refuses a maxEntries that is not a positive whole number', () => {
     for (const maxEntries of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => memoryStore({ maxEntries }), ConfigError);
