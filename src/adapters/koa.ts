@@ -10,7 +10,7 @@ import { ConfigError } from '../core/errors.ts';
 import { compileTrustProxy, type TrustProxy } from '../core/ip.ts';
 import type { SessionManager } from '../core/manager.ts';
 import type { Session } from '../core/session.ts';
-import { CACHE_CONTROL, varyWithCookie } from './headers.ts';
+import { CACHE_CONTROL } from './headers.ts';
 import { commitBeforeHeaders, requestAddress } from './node.ts';
 
 /** Options of the Koa adapter. */
@@ -73,35 +73,8 @@ function sendCookie(ctx: KoaContext, setCookie: string): void {
   ctx.vary('Cookie');
 }
 
-/** An error as Koa's error response reads it: the headers to set after clearing the others. */
-interface ErrorWithHeaders {
-  headers?: Record<string, string | string[]>;
-}
-
-/**
- * Puts the session cookie and its caching headers into `error.headers`, for Koa's own error
- * response, which clears the context's headers and sets the error's. (A middleware that catches
- * the error and answers keeps the context's, where `sendCookie` put them.)
- */
-function carryCookie(error: ErrorWithHeaders, setCookie: string): void {
-  const headers: Record<string, string | string[]> = {};
-  const cookies: string[] = [];
-  let vary: string | undefined;
-  for (const [name, value] of Object.entries(error.headers ?? {})) {
-    const lower = name.toLowerCase();
-    if (lower === 'set-cookie') cookies.push(...(Array.isArray(value) ? value : [value]));
-    else if (lower === 'vary') vary = String(value);
-    else if (lower !== 'cache-control') headers[name] = value;
-  }
-  headers['Set-Cookie'] = [...cookies, setCookie];
-  headers['Cache-Control'] = CACHE_CONTROL;
-  headers.Vary = varyWithCookie(vary);
-  try {
-    error.headers = headers;
-  } catch {
-    // A frozen error: Koa's own error response goes without the cookie, as it would without us.
-  }
-}
+/** The failure callback of a hold whose commit cannot fail (the cookie is already known). */
+const ignoreFailure = (): void => {};
 
 /**
  * Creates the Koa middleware for `manager`, with the typed accessor of its sessions.
@@ -161,9 +134,11 @@ export function createSessionMiddleware<Data extends object>(
       // up the chain as a StoreError, to the app's error middleware like any other error.
       if (isClientError(error)) {
         const setCookie = await manager.commit(session);
+        // Whoever answers the error (Koa's onerror, which first clears the headers, or a
+        // middleware in front), the cookie goes out with it: added as that response starts. Not
+        // on the error object, which an app may throw again for other clients.
         if (setCookie !== undefined) {
-          sendCookie(ctx, setCookie);
-          carryCookie(error as ErrorWithHeaders, setCookie);
+          commitBeforeHeaders(ctx.res, () => Promise.resolve(setCookie), ignoreFailure);
         }
       }
       throw error;

@@ -241,6 +241,21 @@ describe('koa: what is special to Koa', () => {
     assert.ok(caught.at(-1) instanceof StoreError);
   });
 
+  it('an error object thrown for two clients carries neither one’s cookie to the other', async (t) => {
+    const forbidden = Object.assign(new Error('no entry'), { status: 403, expose: true });
+    const served = await serve(t, (koa) => {
+      koa.use(async (ctx) => {
+        if (ctx.path === '/mine') ctx.session.set('a', 'alice');
+        throw forbidden;
+      });
+    });
+    const alice = await get(served.app.url, '/mine');
+    assert.equal(alice.status, 403);
+    assert.equal(alice.setCookies.length, 1, 'alice gets her cookie');
+    const stranger = await get(served.app.url, '/other');
+    assert.deepEqual([stranger.status, stranger.setCookies], [403, []]);
+  });
+
   it('a downstream ctx.throw(500) saves nothing', async (t) => {
     t.mock.method(console, 'error', () => {});
     const served = await serve(t, (koa) => {
