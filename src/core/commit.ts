@@ -19,7 +19,7 @@ import {
 } from './record.ts';
 import { type SessionState, snapshotOf } from './session.ts';
 import { deriveSessionKey, generateToken, type Token } from './token.ts';
-import { removeSession, type UserBinding, writeDevice } from './user.ts';
+import { type UserBinding, writeDevice } from './user.ts';
 
 /**
  * The keys this request changed, including changes made inside values it read: `state.changed`,
@@ -218,22 +218,6 @@ export function foreignSession(): ConfigError {
   );
 }
 
-/**
- * Deletes the record a regenerate rotated away from (see `regenerateState`); whether it was still
- * there. Checked after the successor is written, so a revocation that runs in between finds one of
- * the two: one that deleted the old record before the check ends the new one through the caller;
- * one after it finds the new record in the user's index. (A logout through the old cookie after
- * the check reaches a session already rotated away, as if it came after this request.)
- */
-async function retireRotated(context: ManagerContext, state: SessionState): Promise<boolean> {
-  const rotated = state.rotatedFrom as NonNullable<SessionState['rotatedFrom']>;
-  state.rotatedFrom = undefined;
-  const isThere =
-    (await guard(context, 'get', () => context.store.get(rotated.storeKey))) !== undefined;
-  await removeSession(context, rotated.storeKey, rotated.hadUser);
-  return isThere;
-}
-
 /** Writes the session if it must be written; returns the `Set-Cookie` value to send, if any. */
 export async function commitSession(
   context: ManagerContext,
@@ -263,11 +247,7 @@ export async function commitSession(
     state.issueCookie ||
     touch;
   const isWanted = hasData || state.issueCookie || state.userChanged;
-  if (!mustWrite || (!isStored && !isWanted)) {
-    // Rotated away from, with no successor to write (reset() emptied it): only the deletion left.
-    if (state.rotatedFrom !== undefined) await retireRotated(context, state);
-    return retiring ? context.clearCookie : undefined;
-  }
+  if (!mustWrite || (!isStored && !isWanted)) return retiring ? context.clearCookie : undefined;
 
   let base = state.latest ?? opened;
   let expected = state.record;
@@ -305,12 +285,6 @@ export async function commitSession(
     }
     const expiry = expiresAt(meta);
     if (await write(context, token.storeKey, expected, record, expiry)) {
-      if (state.rotatedFrom !== undefined && !(await retireRotated(context, state))) {
-        // Logged out or revoked under its old ID while this request ran: that ends it here too.
-        await removeSession(context, token.storeKey, meta.u !== undefined);
-        state.vanished = true;
-        return undefined;
-      }
       if (state.record === undefined && base === undefined) emitFor(context, 'created', token, {});
       if (base !== undefined && base.serverKey !== sealing) {
         emitFor(context, 'rotated', token, { cause: 'secret' });

@@ -10,14 +10,8 @@ import { newState, type SessionState } from './session.ts';
 import { removeSession } from './user.ts';
 
 /**
- * Gives the session a new ID and key at its next commit, which also deletes the old record. Returns
+ * Gives the session a new ID and key at its next commit, deleting the old record now. Returns
  * `false` when the session turned out to be gone.
- *
- * The old record stays until that commit, so that a logout or a revocation reaching it meanwhile
- * (from another request, which finds it by its cookie or through the user's index) still ends the
- * session: the commit writes the new record, then finds the old one gone and deletes the new one
- * too (see `retireRotated` in `commit.ts`). Deleted at once, the session would exist nowhere until
- * the commit, which would then bring it back under the new ID.
  *
  * With `merge` (regenerate, elevate, keepLogin), the record is read first, as a commit would: if
  * another request destroyed it (or regenerated it) meanwhile, the session becomes a new empty
@@ -46,7 +40,7 @@ export async function regenerateState(state: SessionState, merge = true): Promis
       }
       if (reopened !== state.opened) state.latest = reopened;
     }
-    state.rotatedFrom = { storeKey: old.storeKey, hadUser: state.opened?.meta.u !== undefined };
+    await removeSession(context, old.storeKey, state.opened?.meta.u !== undefined);
     emitFor(context, 'rotated', old, { cause: 'regenerate' });
     state.forceWrite = true;
   }
@@ -65,11 +59,6 @@ export async function destroyState(state: SessionState): Promise<void> {
       state.opened?.meta.u !== undefined || state.user !== undefined,
     );
     emitFor(context, 'destroyed', token, {});
-  }
-  const rotated = state.rotatedFrom;
-  if (rotated !== undefined) {
-    state.rotatedFrom = undefined;
-    await removeSession(context, rotated.storeKey, rotated.hadUser);
   }
   for (const key of state.retired.splice(0))
     await guard(context, 'delete', () => context.store.delete(key));

@@ -41,11 +41,6 @@ export interface SessionState {
   ip: string | undefined;
   /** Store keys to delete at commit (after `reset`). */
   retired: string[];
-  /**
-   * The record a regenerate rotated away from, deleted by the commit that writes its successor
-   * (which first checks it is still there: a logout or revocation of it meanwhile ends both).
-   */
-  rotatedFrom: RotatedFrom | undefined;
   /** The idle timeout set by `setDuration`, seconds. */
   duration: number | undefined;
   flashIn: Record<string, unknown>;
@@ -66,13 +61,6 @@ export interface SessionState {
   user: UserBinding | undefined;
   /** `user` was changed in this request (login, logout, keepLogin, elevate). */
   userChanged: boolean;
-}
-
-/** The old record of a rotated session, until its successor is written. */
-export interface RotatedFrom {
-  readonly storeKey: string;
-  /** Whether it had a logged-in user, and so a device record in a store with a user index. */
-  readonly hadUser: boolean;
 }
 
 /** Where a session comes from: its manager and the request's client. */
@@ -111,7 +99,6 @@ export function newState(
     latest: undefined,
     ip: origin.ip,
     retired: [],
-    rotatedFrom: undefined,
     duration: undefined,
     flashIn: opened?.meta.f ?? {},
     flashOut: {},
@@ -294,7 +281,6 @@ export class Session<Data extends object> {
     // A destroyed (or vanished) session stays so: reset() must not let a later write bring it back.
     Object.assign(state, newState(state), {
       retired: state.retired,
-      rotatedFrom: state.rotatedFrom,
       destroyed: state.destroyed,
       vanished: state.vanished,
     });
