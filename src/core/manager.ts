@@ -83,13 +83,13 @@ export function createSessionManager<Data extends object = Record<string, JSONVa
   options: SessionManagerOptions & JSONOnly<Data>,
 ): SessionManager<Data> {
   const resolved = resolveOptions(options);
-  const crypto = cryptoProvider(options.crypto);
+  const crypto = cryptoProvider(options.crypto ?? undefined);
   const context: ManagerContext = {
     crypto,
     keyring: createKeyring(crypto, options),
     store: options.store,
     options: resolved,
-    events: new Emitter(options.logger),
+    events: new Emitter(options.logger ?? undefined),
     clearCookie: serializeClearCookie(resolved.cookie),
   };
   const maxRecordBytes = resolved.maxDataBytes + RECORD_OVERHEAD;

@@ -118,12 +118,13 @@ const CRYPTO_CHOICES: readonly unknown[] = ['auto', 'native', 'portable'];
 
 /** Checks the options the manager itself only hands on (`crypto`, `logger`), and `clock`. */
 function checkOthers(options: SessionManagerOptions): void {
-  if (options.crypto !== undefined && !CRYPTO_CHOICES.includes(options.crypto)) {
+  // `null`, as from a JSON configuration, means the default, as for every option.
+  if (options.crypto != null && !CRYPTO_CHOICES.includes(options.crypto)) {
     throw new ConfigError("crypto must be 'auto', 'native' or 'portable'");
   }
   for (const name of ['clock', 'logger'] as const) {
     const value = options[name];
-    if (value !== undefined && typeof value !== 'function') {
+    if (value != null && typeof value !== 'function') {
       throw new ConfigError(
         name === 'clock'
           ? 'clock must be a function returning milliseconds since the epoch'

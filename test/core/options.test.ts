@@ -77,14 +77,19 @@ describe('options the manager hands on, and argument errors', () => {
     }
   });
 
-  it('takes bindIP: null, as from a JSON configuration, as the default (off)', async () => {
+  it('takes null, as from a JSON configuration, as the default of bindIP, crypto, clock, logger', async () => {
     const manager = createSessionManager({
       store: memoryStore(),
       secret: SECRET,
       bindIP: null as never,
+      crypto: null as never,
+      clock: null as never,
+      logger: null as never,
     });
     const session = await manager.load(undefined); // no { ip } needed: binding is off
     assert.equal(session.isNew, true);
+    session.set('a', 1);
+    assert.match((await manager.commit(session)) ?? '', /Max-Age=86400/);
   });
 
   it('setDuration with a bad number throws ConfigError', async () => {
