@@ -146,9 +146,12 @@ function own(params: URLSearchParams, names: string[], strict: boolean): Record<
   }
   const unknown = [...params.keys()];
   if (strict && unknown.length > 0) {
-    // Named only when it looks like a name: an unencoded '?' in a password starts a "parameter".
+    // Named only when it looks like a name and nothing around it like the rest of an authority:
+    // an unencoded '?' in a password starts a "parameter" that runs on to the '@'.
     const [name = ''] = unknown;
-    const what = /^[A-Za-z][\w-]{0,31}$/.test(name) ? `parameter ?${name}=` : 'parameter';
+    const isAuthority = [...params].some(([key, value]) => `${key}${value}`.includes('@'));
+    const isName = /^[A-Za-z][\w-]{0,31}$/.test(name) && !isAuthority;
+    const what = isName ? `parameter ?${name}=` : 'parameter';
     const known = names.join(', ') || 'none';
     fail(`unknown ${what} (known: ${known}; write '?' or '@' in a password as %3F or %40)`);
   }
