@@ -123,9 +123,6 @@ export function createSessionPlugin<Data extends object>(
 ): FastifySessionPlugin<Data> {
   // Sessions to commit, by request; a request that failed is removed, so it is never committed.
   const sessions = new WeakMap<FastifyRequest, Session<Data>>();
-  // Commits under way, by request: a route that throws after `reply.send` has its error reply
-  // sent while the first reply's commit runs, and that reply must carry the commit's cookie.
-  const commits = new WeakMap<FastifyRequest, Promise<string | undefined>>();
   const plugin: FastifyPluginCallback = (instance, _options, done) => {
     // A reference-type default would be shared by every request: null (which Fastify's types do
     // not expect for a typed decoration), then a session set per request.
@@ -143,19 +140,11 @@ export function createSessionPlugin<Data extends object>(
     });
     instance.addHook('onSend', async (request, reply, payload) => {
       const session = sessions.get(request);
-      if (session === undefined) {
-        const underWay = commits.get(request);
-        // The error reply of a route that threw after its reply began to commit.
-        const setCookie = underWay && (await underWay.catch(() => undefined));
-        if (setCookie !== undefined) addCookie(reply, setCookie);
-        return;
-      }
+      if (session === undefined) return;
       sessions.delete(request);
-      const committing = manager.commit(session);
-      commits.set(request, committing);
       let setCookie: string | undefined;
       try {
-        setCookie = await committing;
+        setCookie = await manager.commit(session);
       } catch (error) {
         dropResponse(reply, payload);
         throw error;
