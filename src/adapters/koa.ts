@@ -73,9 +73,6 @@ function sendCookie(ctx: KoaContext, setCookie: string): void {
   ctx.vary('Cookie');
 }
 
-/** The failure callback of a hold whose commit cannot fail (the cookie is already known). */
-const ignoreFailure = (): void => {};
-
 /**
  * Creates the Koa middleware for `manager`, with the typed accessor of its sessions.
  *
@@ -117,11 +114,9 @@ export function createSessionMiddleware<Data extends object>(
       ip: requestAddress(ctx.req, isTrusted),
       userAgent: ctx.req.headers['user-agent'],
     });
-    const hook = commitBeforeHeaders(
-      ctx.res,
-      () => manager.commit(session),
-      (error) => ctx.onerror(error instanceof Error ? error : new Error(String(error))),
-    );
+    const onCommitFailure = (error: unknown): void =>
+      ctx.onerror(error instanceof Error ? error : new Error(String(error)));
+    const hook = commitBeforeHeaders(ctx.res, () => manager.commit(session), onCommitFailure);
     (ctx as unknown as Record<symbol, Session<Data>>)[sessionKey] = session;
     ctx.session = session;
     try {
@@ -138,7 +133,10 @@ export function createSessionMiddleware<Data extends object>(
         // middleware in front), the cookie goes out with it: added as that response starts. Not
         // on the error object, which an app may throw again for other clients.
         if (setCookie !== undefined) {
-          commitBeforeHeaders(ctx.res, () => Promise.resolve(setCookie), ignoreFailure);
+          // Committed again as the response starts: a middleware in front that caught the error
+          // may have destroyed or changed the session since (a logout on a 401 clears it).
+          const again = async () => (await manager.commit(session)) ?? setCookie;
+          commitBeforeHeaders(ctx.res, again, onCommitFailure);
         }
       }
       throw error;

@@ -118,7 +118,7 @@ const CRYPTO_CHOICES: readonly unknown[] = ['auto', 'native', 'portable'];
 
 /** Checks the options the manager itself only hands on (`crypto`, `logger`), and `clock`. */
 function checkOthers(options: SessionManagerOptions): void {
-  // `null`, as from a JSON configuration, means the default, as for every option.
+  // `null`, as from a JSON configuration, means the default here, as for `bindIP` and `cookie`.
   if (options.crypto != null && !CRYPTO_CHOICES.includes(options.crypto)) {
     throw new ConfigError("crypto must be 'auto', 'native' or 'portable'");
   }

@@ -241,6 +241,36 @@ describe('koa: what is special to Koa', () => {
     assert.ok(caught.at(-1) instanceof StoreError);
   });
 
+  it('after a downstream 401, a middleware in front that logs out sends no session cookie', async (t) => {
+    const store = watchedStore();
+    const manager = scenarioManager<Data>(store, { cookie: { name: 'sid', secure: false } });
+    const app = new Koa<Koa.DefaultState, SessionContext<Data>>();
+    const sessions = createSessionMiddleware(manager);
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch {
+        await manager.destroy(sessions.getSession(ctx));
+        ctx.status = 401;
+        ctx.body = 'logged out\n';
+      }
+    });
+    app.use(sessions).use(async (ctx) => {
+      ctx.session.set('a', 'tried');
+      ctx.throw(401);
+    });
+    const running = await listen(app.callback());
+    t.after(async () => {
+      store.release();
+      await running.close();
+    });
+    const answer = await get(running.url, '/');
+    assert.equal(answer.status, 401);
+    const last = answer.setCookies.map((cookie) => parseSetCookie(cookie)).at(-1);
+    assert.equal(last?.name, 'sid');
+    assert.match(answer.setCookies.at(-1) ?? '', /Max-Age=0/, 'the last cookie clears it');
+  });
+
   it('an error object thrown for two clients carries neither one’s cookie to the other', async (t) => {
     const forbidden = Object.assign(new Error('no entry'), { status: 403, expose: true });
     const served = await serve(t, (koa) => {
