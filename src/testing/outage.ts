@@ -104,6 +104,14 @@ function operationsOf(
   return operations;
 }
 
+/** The store-wide operations the store has (`prune`, `stats`): they fail in an outage too. */
+function storeWideOperationsOf(store: Store): Operation[] {
+  const operations: Operation[] = [];
+  if (typeof store.prune === 'function') operations.push(['prune', store.prune.bind(store)]);
+  if (typeof store.stats === 'function') operations.push(['stats', store.stats.bind(store)]);
+  return operations;
+}
+
 /** The operations of `operationsOf`, each with one malformed key (store key or user key). */
 function malformedOperationsOf(store: Store): Operation[] {
   const [storeKey = ''] = HOSTILE_STORE_KEYS;
@@ -172,7 +180,7 @@ async function checkCapabilitiesBack(
 /**
  * Registers the outage test, when the options say how to stop and start the back-end: while it
  * is down, every operation the store has (`get`, `set`, `delete`, and `compareAndSet`,
- * `listByUser`, `deleteByUser` where present) fails in bounded time with a `StoreError` naming
+ * `listByUser`, `deleteByUser`, `prune`, `stats` where present) fails in bounded time with a `StoreError` naming
  * the store and keeping its cause, and malformed keys are still refused at once; after it comes
  * back, they all work again.
  */
@@ -191,7 +199,8 @@ export function registerOutageTests(runner: TestRunner, options: StoreConformanc
         await store.set(key, record, { expiresAt: later(), userKey });
         await outage.stop();
         try {
-          for (const operation of operationsOf(store, key, record, userKey))
+          const operations = operationsOf(store, key, record, userKey);
+          for (const operation of [...operations, ...storeWideOperationsOf(store)])
             await failsInTime(operation, limit, store);
           for (const operation of malformedOperationsOf(store))
             await refusedInTime(operation, limit);
