@@ -129,12 +129,11 @@ export function createSessionMiddleware<Data extends object>(
       // up the chain as a StoreError, to the app's error middleware like any other error.
       if (isClientError(error)) {
         const setCookie = await manager.commit(session);
-        // Whoever answers the error (Koa's onerror, which first clears the headers, or a
-        // middleware in front), the cookie goes out with it: added as that response starts. Not
-        // on the error object, which an app may throw again for other clients.
+        // The cookie goes out with whatever answers the error (Koa's onerror, which first clears
+        // the headers, or a middleware in front), added as that response starts; never on the
+        // error object, which an app may throw again for other clients. Committed once more
+        // then: that middleware may have changed or destroyed the session (a logout on a 401).
         if (setCookie !== undefined) {
-          // Committed again as the response starts: a middleware in front that caught the error
-          // may have destroyed or changed the session since (a logout on a 401 clears it).
           const again = async () => (await manager.commit(session)) ?? setCookie;
           commitBeforeHeaders(ctx.res, again, onCommitFailure);
         }
